@@ -1,0 +1,3 @@
+DROP TABLE audit_log;
+DROP TABLE sign_in_failures;
+DROP TABLE users;

@@ -1,0 +1,278 @@
+//! Settings from flags and environment variables. Each value is checked once
+//! here; a bad one stops start-up with one line naming the setting and why.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use base64::Engine;
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/firebreak";
+
+#[derive(Debug, Parser)]
+#[command(name = "firebreak", version, about = "Self-hosted incident response")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application (the default).
+    Serve,
+    /// Create the database if needed, apply migrations, and exit.
+    Migrate,
+    /// Manage users from the command line.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password comes from FIREBREAK_PASSWORD or is asked for.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, responder or viewer
+        #[arg(long, default_value = "responder")]
+        role: String,
+        /// IANA time zone, e.g. Europe/Berlin
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// PostgreSQL URL; the database is created when missing.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, global = true)]
+    pub database_url: String,
+    /// Address to listen on, host:port.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+    /// The public URL people reach Firebreak at (links in emails; https makes cookies Secure).
+    /// Defaults to http://BIND.
+    #[arg(long, env = "BASE_URL", global = true)]
+    pub base_url: Option<String>,
+    /// Base64 of at least 64 random bytes that sign and encrypt session cookies.
+    /// Without it a key is generated and sessions do not survive a restart.
+    #[arg(long, env = "SESSION_KEY", hide_env_values = true, global = true)]
+    pub session_key: Option<String>,
+    /// smtp://user:pass@host:587 (STARTTLS) or smtps://host:465; without it mail is written to MAIL_DIR.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// The From header of every email.
+    #[arg(long, env = "MAIL_FROM", default_value = "Firebreak <firebreak@localhost>", global = true)]
+    pub mail_from: String,
+    /// Largest number of database connections this instance keeps.
+    #[arg(long, env = "DB_POOL_SIZE", default_value = "16", global = true)]
+    pub db_pool_size: String,
+    /// HTTP worker threads (default: one per CPU).
+    #[arg(long, env = "WORKERS", global = true)]
+    pub workers: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: SecretString,
+    pub bind: SocketAddr,
+    pub base_url: url::Url,
+    /// Raw key bytes (at least 64); `None` means "generate one".
+    pub session_key: Option<SecretString>,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub db_pool_size: usize,
+    pub workers: usize,
+    pub log_format: LogFormat,
+}
+
+/// A bad setting: its variable name, its flag and what is wrong.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{env} (--{flag}) {problem}")]
+pub struct ConfigError {
+    pub env: &'static str,
+    pub flag: &'static str,
+    pub problem: String,
+}
+
+fn bad(env: &'static str, flag: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { env, flag, problem: problem.into() }
+}
+
+impl Settings {
+    pub fn from_args(args: &SettingsArgs) -> Result<Settings, ConfigError> {
+        let database_url = parse_database_url(&args.database_url)?;
+        let bind = args.bind.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| {
+            bad("BIND", "bind", format!("is {:?}: expected host:port, e.g. 127.0.0.1:8080", args.bind))
+        })?;
+        let base_url = match &args.base_url {
+            Some(s) => parse_base_url(s)?,
+            None => parse_base_url(&format!("http://{bind}"))?,
+        };
+        let session_key = args.session_key.as_deref().map(parse_session_key).transpose()?;
+        let smtp_url = args.smtp_url.as_deref().map(parse_smtp_url).transpose()?;
+        if !args.mail_from.contains('@') {
+            return Err(bad(
+                "MAIL_FROM",
+                "mail-from",
+                "needs an email address, e.g. \"Firebreak <firebreak@example.com>\"",
+            ));
+        }
+        let db_pool_size = match args.db_pool_size.trim().parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(bad(
+                    "DB_POOL_SIZE",
+                    "db-pool-size",
+                    format!("is {:?}: expected a number from 1 to 1000", args.db_pool_size),
+                ));
+            }
+        };
+        let workers = match args.workers.as_deref() {
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            Some(w) => match w.trim().parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => n,
+                _ => return Err(bad("WORKERS", "workers", format!("is {w:?}: expected a number from 1 to 256"))),
+            },
+        };
+        let log_format = match args.log_format.trim() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(bad("LOG_FORMAT", "log-format", format!("is {other:?}: expected text or json"))),
+        };
+        Ok(Settings {
+            database_url,
+            bind,
+            base_url,
+            session_key,
+            smtp_url,
+            mail_from: args.mail_from.trim().to_owned(),
+            db_pool_size,
+            workers,
+            log_format,
+        })
+    }
+
+    /// Whether people reach us over https, so cookies must be Secure.
+    pub fn is_https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+
+    /// The session key bytes, when one was configured.
+    pub fn session_key_bytes(&self) -> Option<Vec<u8>> {
+        self.session_key.as_ref().and_then(|k| decode_key(k.expose_secret()).ok())
+    }
+}
+
+fn parse_database_url(s: &str) -> Result<SecretString, ConfigError> {
+    let url = url::Url::parse(s).map_err(|e| bad("DATABASE_URL", "database-url", format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err(bad("DATABASE_URL", "database-url", "must start with postgres://"));
+    }
+    if url.path().trim_start_matches('/').is_empty() {
+        return Err(bad(
+            "DATABASE_URL",
+            "database-url",
+            "names no database, e.g. postgres://postgres@127.0.0.1:5432/firebreak",
+        ));
+    }
+    Ok(SecretString::from(s.to_owned()))
+}
+
+fn parse_base_url(s: &str) -> Result<url::Url, ConfigError> {
+    let url =
+        url::Url::parse(s.trim()).map_err(|e| bad("BASE_URL", "base-url", format!("is {s:?}, not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad("BASE_URL", "base-url", format!("is {s:?}: expected http://host or https://host")));
+    }
+    Ok(url)
+}
+
+/// Base64 with any white space removed (`openssl rand -base64 64` wraps its output).
+fn decode_key(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact)
+}
+
+fn parse_session_key(s: &str) -> Result<SecretString, ConfigError> {
+    let bytes = decode_key(s)
+        .map_err(|_| bad("SESSION_KEY", "session-key", "is not base64; make one with: openssl rand -base64 64"))?;
+    if bytes.len() < 64 {
+        return Err(bad(
+            "SESSION_KEY",
+            "session-key",
+            format!("decodes to {} bytes; it needs at least 64 (openssl rand -base64 64)", bytes.len()),
+        ));
+    }
+    Ok(SecretString::from(s.trim().to_owned()))
+}
+
+fn parse_smtp_url(s: &str) -> Result<SecretString, ConfigError> {
+    let url = url::Url::parse(s).map_err(|e| bad("SMTP_URL", "smtp-url", format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+        return Err(bad("SMTP_URL", "smtp-url", "must look like smtp://host:587 or smtps://host:465"));
+    }
+    Ok(SecretString::from(s.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> SettingsArgs {
+        let mut argv = vec!["firebreak"];
+        argv.extend_from_slice(extra);
+        Cli::parse_from(argv).settings
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = Settings::from_args(&args(&[])).expect("defaults are valid");
+        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.base_url.as_str(), "http://127.0.0.1:8080/");
+        assert!(!s.is_https());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_setting() {
+        let e = Settings::from_args(&args(&["--bind", "nowhere"])).expect_err("bad bind");
+        assert_eq!(e.env, "BIND");
+        let e = Settings::from_args(&args(&["--session-key", "c2hvcnQ="])).expect_err("short key");
+        assert!(e.to_string().starts_with("SESSION_KEY (--session-key) decodes to 5 bytes"), "{e}");
+        let e = Settings::from_args(&args(&["--smtp-url", "http://mail"])).expect_err("bad smtp");
+        assert_eq!(e.env, "SMTP_URL");
+        let e = Settings::from_args(&args(&["--database-url", "mysql://x/y"])).expect_err("bad db");
+        assert_eq!(e.env, "DATABASE_URL");
+    }
+
+    #[test]
+    fn session_keys_may_be_wrapped_over_lines() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
+        let wrapped = format!("{}\n{}\n", &key[..64], &key[64..]);
+        let s = Settings::from_args(&args(&["--session-key", &wrapped])).expect("valid");
+        assert_eq!(s.session_key_bytes().expect("decodes"), vec![7u8; 64]);
+    }
+
+    #[test]
+    fn https_base_urls_make_cookies_secure() {
+        let s = Settings::from_args(&args(&["--base-url", "https://status.example.com"])).expect("valid");
+        assert!(s.is_https());
+    }
+}

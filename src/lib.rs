@@ -1,0 +1,14 @@
+//! Firebreak: self-hosted incident response.
+//!
+//! Dependencies point one way: `web -> services -> db -> domain`.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod services;
+pub mod startup;
+pub mod telemetry;
+pub mod web;
+
+/// The version shown in the footer.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,108 @@
+//! Builds the application: database, pool, HTTP server with its middleware.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::telemetry::spawn_blocking_with_tracing;
+use crate::web;
+use crate::web::Data;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Settings,
+    /// Set once a first user exists; saves a query on every visit to `/`.
+    pub setup_done: AtomicBool,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Creates the database when missing, applies migrations, binds the
+    /// listener and builds the server (not yet running).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url.expose_secret().to_owned();
+        spawn_blocking_with_tracing(move || -> anyhow::Result<()> {
+            db::ensure_database_exists(&url)?;
+            let applied = db::run_migrations(&url)?;
+            if applied > 0 {
+                tracing::info!(applied, "applied database migrations");
+            }
+            Ok(())
+        })
+        .await
+        .context("the migration thread failed")??;
+
+        let pool = db::build_pool(settings.database_url.expose_secret(), settings.db_pool_size)?;
+        let listener =
+            TcpListener::bind(settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, pool, settings)?;
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn session_key(settings: &Settings) -> Key {
+    match settings.session_key_bytes() {
+        Some(bytes) => Key::from(&bytes),
+        None => {
+            tracing::warn!(
+                "SESSION_KEY is not set: using a generated key, so everyone is signed out when Firebreak restarts \
+                 and several instances cannot share sessions. Set SESSION_KEY to the output of `openssl rand -base64 64`."
+            );
+            Key::generate()
+        }
+    }
+}
+
+fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Result<Server> {
+    let key = session_key(&settings);
+    let secure = settings.is_https();
+    let workers = settings.workers;
+    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false) });
+    let state = Arc::clone(&state.into_inner());
+    let server = HttpServer::new(move || {
+        let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name("firebreak_session".to_owned())
+            .cookie_secure(secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(14)))
+            .build();
+        App::new()
+            .wrap(session)
+            .wrap(web::security_headers())
+            .wrap(TracingLogger::default())
+            .app_data(Data::from(Arc::clone(&state)))
+            .configure(web::configure)
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
