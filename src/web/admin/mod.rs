@@ -1,0 +1,4 @@
+//! Admin pages: users and the audit log. Every handler requires the admin role.
+
+pub mod audit;
+pub mod users;

@@ -1,0 +1,110 @@
+//! Signing in. Wrong email and wrong password get the same message; repeated
+//! failures are slowed down, then refused for a while (see `domain::throttle`).
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use askama::Template;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::setup::needs_setup;
+use crate::services::auth::{self, SignInError};
+use crate::startup::AppState;
+use crate::web::csrf::CsrfForm;
+use crate::web::session::{self, MaybeUser};
+use crate::web::{AppError, Layout, client_addr, render, see_other};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    pub email: String,
+    pub password: String,
+    pub next: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginQuery {
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub email: String,
+    pub next: String,
+    pub error: Option<&'static str>,
+}
+
+pub const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
+pub const TOO_MANY_ATTEMPTS: &str =
+    "Too many failed sign-in attempts. Sign-in is paused for 15 minutes; an admin can reset your password meanwhile.";
+
+/// Only paths on this site: never `//evil.example` or `https://...`.
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    if needs_setup(&state).await? {
+        return Ok(see_other("/setup"));
+    }
+    if user.0.is_some() {
+        return Ok(see_other(safe_next(&query.next)));
+    }
+    let layout = Layout::extract(&req).await?;
+    let page = LoginPage { layout, email: String::new(), next: safe_next(&query.next).to_owned(), error: None };
+    render(StatusCode::OK, &page)
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    layout: Layout,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let password = SecretString::from(form.password);
+    match auth::sign_in(&state.pool, &form.email, password, &client_addr(&req)).await {
+        Ok(user) => {
+            session::sign_in(&session, &user)?;
+            tracing::info!(user_id = %user.id, "signed in");
+            Ok(see_other(safe_next(&form.next)))
+        }
+        Err(e @ (SignInError::WrongCredentials | SignInError::TooManyAttempts)) => {
+            let (status, error) = match e {
+                SignInError::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, TOO_MANY_ATTEMPTS),
+                _ => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS),
+            };
+            let page = LoginPage {
+                layout,
+                email: form.email.trim().to_owned(),
+                next: safe_next(&form.next).to_owned(),
+                error: Some(error),
+            };
+            render(status, &page)
+        }
+        Err(SignInError::Unexpected(e)) => Err(AppError::Unexpected(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/admin/users"), "/admin/users");
+        assert_eq!(safe_next("//evil.example"), "/");
+        assert_eq!(safe_next("https://evil.example"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+}

@@ -1,0 +1,125 @@
+//! `AppError`: every failure a handler can have, rendered as the one error page
+//! (or a redirect to sign in). Internals are logged, never shown.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, LOCATION};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use super::layout::Layout;
+use crate::services::ServiceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("sign-in required")]
+    SignInRequired { next: String },
+    #[error("invalid CSRF token")]
+    Csrf,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unexpected: {0:#}")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn unexpected(e: impl Into<anyhow::Error>) -> Self {
+        AppError::Unexpected(e.into())
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound => AppError::NotFound,
+            ServiceError::Forbidden(_) => AppError::Forbidden,
+            // Handlers re-render their form for Invalid; reaching here is a bug.
+            ServiceError::Invalid(errors) => AppError::BadRequest(format!("{errors:?}")),
+            ServiceError::Unexpected(e) => AppError::Unexpected(e),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::Unexpected(e.into())
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        AppError::Unexpected(anyhow::anyhow!("no database connection: {e}"))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    code: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (title, message) = match self {
+            AppError::SignInRequired { next } => {
+                let location = format!("/login?next={}", url_encode(next));
+                return HttpResponse::SeeOther().insert_header((LOCATION, location)).finish();
+            }
+            AppError::NotFound => {
+                ("Page not found", "There is nothing here. Check the address, or start from the dashboard.")
+            }
+            AppError::Forbidden => ("Not allowed", "Your role does not allow this. Ask an admin if you need it."),
+            AppError::Csrf => (
+                "This form has expired",
+                "The form was not sent from a current Firebreak page, so nothing was changed. Go back, reload the page and try again.",
+            ),
+            AppError::BadRequest(_) => ("Bad request", "The request could not be understood, so nothing was changed."),
+            AppError::Unexpected(e) => {
+                tracing::error!(error = %format!("{e:#}"), "request failed");
+                (
+                    "Something went wrong",
+                    "Firebreak could not finish this request and nothing was changed. Try again in a moment.",
+                )
+            }
+        };
+        if let AppError::BadRequest(detail) = self {
+            tracing::info!(%detail, "bad request");
+        }
+        let status = self.status_code();
+        error_page(status, title, message)
+    }
+}
+
+/// Renders the error page with the shared layout.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    let page = ErrorPage { layout: Layout::anonymous(), code: status.as_u16(), title, message };
+    match page.render() {
+        Ok(body) => HttpResponse::build(status).insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(body),
+        Err(_) => HttpResponse::build(status).body(title.to_owned()),
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The default service: every unknown path.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

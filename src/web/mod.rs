@@ -1,0 +1,89 @@
+//! Everything that knows actix: the URL map, extractors, error pages, pages.
+
+pub mod account;
+pub mod admin;
+pub mod auth;
+pub mod csrf;
+pub mod dashboard;
+pub mod error;
+pub mod health;
+pub mod layout;
+pub mod session;
+pub mod static_files;
+
+pub use actix_web::web::Data;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::web::{self, ServiceConfig};
+
+pub use error::AppError;
+pub use layout::Layout;
+pub use session::CurrentUser;
+
+/// The whole URL map, in one place.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::BadRequest(e.to_string()).into()))
+        .app_data(web::PayloadConfig::new(csrf::MAX_FORM_BYTES))
+        .route("/", web::get().to(dashboard::show))
+        .route("/health", web::get().to(health::health))
+        .route("/ready", web::get().to(health::ready))
+        .route("/static/{path:.*}", web::get().to(static_files::serve))
+        .route("/setup", web::get().to(auth::setup::show))
+        .route("/setup", web::post().to(auth::setup::submit))
+        .route("/login", web::get().to(auth::login::show))
+        .route("/login", web::post().to(auth::login::submit))
+        .route("/logout", web::post().to(auth::logout::submit))
+        .route("/account", web::get().to(account::show))
+        .route("/account/password", web::post().to(account::change_password))
+        .route("/account/time-zone", web::post().to(account::set_time_zone))
+        .route("/admin/users", web::get().to(admin::users::list))
+        .route("/admin/users", web::post().to(admin::users::create))
+        .route("/admin/users/new", web::get().to(admin::users::new_form))
+        .route("/admin/users/{id}", web::get().to(admin::users::show))
+        .route("/admin/users/{id}/role", web::post().to(admin::users::change_role))
+        .route("/admin/users/{id}/disable", web::post().to(admin::users::disable))
+        .route("/admin/users/{id}/enable", web::post().to(admin::users::enable))
+        .route("/admin/users/{id}/password", web::post().to(admin::users::reset_password))
+        .route("/admin/audit", web::get().to(admin::audit::list))
+        .default_service(web::to(error::not_found));
+}
+
+/// The Content-Security-Policy: no inline script or style, nothing from elsewhere,
+/// never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
+    frame-ancestors 'none'";
+
+/// Security headers on every response (a handler may set its own Cache-Control).
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+        .add(("Cache-Control", "no-store"))
+}
+
+/// The client address used for throttling and the audit log. Only the socket
+/// peer is trusted: a forwarded-for header is trivial to forge.
+pub fn client_addr(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A 303 redirect (post/redirect/get).
+pub fn see_other(location: &str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, location)).finish()
+}
+
+/// Renders a page with the given status (200 pages can also return the
+/// template itself, through askama_web).
+pub fn render<T: askama::Template>(
+    status: actix_web::http::StatusCode,
+    page: &T,
+) -> Result<actix_web::HttpResponse, AppError> {
+    let body = page.render().map_err(AppError::unexpected)?;
+    Ok(actix_web::HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
