@@ -1,0 +1,14 @@
+//! Black-box tests: each spawns the real application on port 0 with its own
+//! database (cloned from a template migrated once per run) and drives it over
+//! HTTP like a browser would.
+
+mod helpers;
+
+mod account;
+mod admin;
+mod cli;
+mod health;
+mod migrations;
+mod security;
+mod setup;
+mod sign_in;
