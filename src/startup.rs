@@ -26,6 +26,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Set once a first user exists; saves a query on every visit to `/`.
     pub setup_done: AtomicBool,
+    /// Incident changes from every instance (via LISTEN/NOTIFY), for live rooms.
+    pub events: tokio::sync::broadcast::Sender<crate::db::IncidentId>,
 }
 
 pub struct Application {
@@ -83,7 +85,9 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     let key = session_key(&settings);
     let secure = settings.is_https();
     let workers = settings.workers;
-    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false) });
+    let (events, _) = tokio::sync::broadcast::channel(1024);
+    tokio::spawn(crate::web::incidents::live::listen(settings.database_url.expose_secret().to_owned(), events.clone()));
+    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events });
     let state = Arc::clone(&state.into_inner());
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())

@@ -46,3 +46,28 @@ typed_id!(
     /// A row of `users`.
     UserId
 );
+
+typed_id!(
+    /// A row of `incidents`.
+    IncidentId
+);
+typed_id!(
+    /// A row of `components`.
+    ComponentId
+);
+typed_id!(
+    /// A row of `timeline_entries`.
+    EntryId
+);
+typed_id!(
+    /// A row of `tasks`.
+    TaskId
+);
+typed_id!(
+    /// A row of `change_requests`.
+    ChangeRequestId
+);
+typed_id!(
+    /// A row of `incident_roles`.
+    RoleAssignmentId
+);

@@ -2,9 +2,15 @@
 //! typed ids and one module per table with its rows and query functions.
 
 pub mod audit_log;
+pub mod change_requests;
+pub mod components;
 pub mod ids;
+pub mod incident_roles;
+pub mod incidents;
 pub mod schema;
 pub mod sign_in_failures;
+pub mod tasks;
+pub mod timeline;
 pub mod users;
 
 use anyhow::Context;
@@ -14,7 +20,7 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use ids::UserId;
+pub use ids::{ChangeRequestId, ComponentId, EntryId, IncidentId, RoleAssignmentId, TaskId, UserId};
 
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type DbConn = Object<AsyncPgConnection>;

@@ -13,11 +13,119 @@ diesel::table! {
 }
 
 diesel::table! {
+    change_requests (id) {
+        id -> Int8,
+        incident_id -> Int8,
+        requested_by -> Int8,
+        description -> Text,
+        rollback_plan -> Text,
+        status -> Text,
+        decided_by -> Nullable<Int8>,
+        decided_at -> Nullable<Timestamptz>,
+        applied_by -> Nullable<Int8>,
+        applied_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    components (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        group_name -> Text,
+        position -> Int4,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    incident_components (incident_id, component_id) {
+        incident_id -> Int8,
+        component_id -> Int8,
+    }
+}
+
+diesel::table! {
+    incident_roles (id) {
+        id -> Int8,
+        incident_id -> Int8,
+        role -> Text,
+        user_id -> Int8,
+        assigned_by -> Nullable<Int8>,
+        assumed_at -> Timestamptz,
+        relieved_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    incidents (id) {
+        id -> Int8,
+        title -> Text,
+        summary -> Text,
+        kind -> Text,
+        severity -> Int2,
+        status -> Text,
+        environment -> Text,
+        detection_source -> Text,
+        visibility -> Text,
+        conference_url -> Nullable<Text>,
+        impact_started_at -> Timestamptz,
+        detected_at -> Timestamptz,
+        declared_at -> Timestamptz,
+        acknowledged_at -> Nullable<Timestamptz>,
+        mitigated_at -> Nullable<Timestamptz>,
+        resolved_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+        status_changed_at -> Timestamptz,
+        declared_by -> Int8,
+        customer_impact -> Text,
+        version -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sign_in_failures (id) {
         id -> Int8,
         email -> Text,
         client_addr -> Text,
         failed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Int8,
+        incident_id -> Int8,
+        title -> Text,
+        details -> Text,
+        kind -> Text,
+        status -> Text,
+        assignee_id -> Nullable<Int8>,
+        timebox_minutes -> Nullable<Int4>,
+        started_at -> Nullable<Timestamptz>,
+        due_at -> Nullable<Timestamptz>,
+        ticket_url -> Nullable<Text>,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    timeline_entries (id) {
+        id -> Int8,
+        incident_id -> Int8,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+        author_id -> Nullable<Int8>,
+        kind -> Text,
+        body -> Text,
+        highlighted -> Bool,
+        corrects_id -> Nullable<Int8>,
     }
 }
 
@@ -37,5 +145,22 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(change_requests -> incidents (incident_id));
+diesel::joinable!(incident_components -> components (component_id));
+diesel::joinable!(incident_components -> incidents (incident_id));
+diesel::joinable!(incident_roles -> incidents (incident_id));
+diesel::joinable!(tasks -> incidents (incident_id));
+diesel::joinable!(timeline_entries -> incidents (incident_id));
 
-diesel::allow_tables_to_appear_in_same_query!(audit_log, sign_in_failures, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
+    change_requests,
+    components,
+    incident_components,
+    incident_roles,
+    incidents,
+    sign_in_failures,
+    tasks,
+    timeline_entries,
+    users,
+);

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod incidents;
 pub mod passwords;
 
 use std::collections::BTreeMap;
@@ -72,6 +73,9 @@ pub enum ServiceError {
     Forbidden(&'static str),
     #[error("invalid input")]
     Invalid(FieldErrors),
+    /// Someone else changed the same thing first (optimistic locking).
+    #[error("edit conflict")]
+    Conflict,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

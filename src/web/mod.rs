@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod error;
 pub mod health;
+pub mod incidents;
 pub mod layout;
 pub mod session;
 pub mod static_files;
@@ -46,6 +47,27 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/admin/users/{id}/enable", web::post().to(admin::users::enable))
         .route("/admin/users/{id}/password", web::post().to(admin::users::reset_password))
         .route("/admin/audit", web::get().to(admin::audit::list))
+        .route("/admin/components", web::get().to(admin::components::list))
+        .route("/admin/components", web::post().to(admin::components::create))
+        .route("/incidents", web::get().to(incidents::list::show))
+        .route("/incidents", web::post().to(incidents::declare::submit))
+        .route("/incidents/new", web::get().to(incidents::declare::show))
+        .route("/incidents/{id}", web::get().to(incidents::room::show))
+        .route("/incidents/{id}/events", web::get().to(incidents::live::events))
+        .route("/incidents/{id}/notes", web::post().to(incidents::actions::add_note))
+        .route("/incidents/{id}/entries/{entry}/highlight", web::post().to(incidents::actions::highlight))
+        .route("/incidents/{id}/status", web::post().to(incidents::actions::change_status))
+        .route("/incidents/{id}/severity", web::post().to(incidents::actions::change_severity))
+        .route("/incidents/{id}/roles", web::post().to(incidents::actions::assign_role))
+        .route("/incidents/{id}/roles/relieve", web::post().to(incidents::actions::relieve_role))
+        .route("/incidents/{id}/timestamps", web::post().to(incidents::actions::correct_timestamp))
+        .route("/incidents/{id}/details", web::post().to(incidents::actions::edit_details))
+        .route("/incidents/{id}/tasks", web::post().to(incidents::actions::create_task))
+        .route("/incidents/{id}/tasks/{task}/status", web::post().to(incidents::actions::set_task_status))
+        .route("/incidents/{id}/tasks/{task}/assignee", web::post().to(incidents::actions::assign_task))
+        .route("/incidents/{id}/changes", web::post().to(incidents::actions::request_change))
+        .route("/incidents/{id}/changes/{change}/decision", web::post().to(incidents::actions::decide_change))
+        .route("/incidents/{id}/changes/{change}/applied", web::post().to(incidents::actions::mark_change_applied))
         .default_service(web::to(error::not_found));
 }
 

@@ -63,7 +63,7 @@ async fn an_admin_adds_a_user_who_can_then_sign_in() {
 
     let grace = app.browser();
     grace.sign_in("grace@example.test", "find the moth").await;
-    assert!(grace.page("/").await.contains("America/New_York"));
+    assert!(grace.page("/account").await.contains("America/New_York"));
     assert_eq!(
         app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'user.add'").await,
         2,
@@ -121,7 +121,10 @@ async fn an_admin_changes_a_role() {
     let response = admin.submit(&path, &format!("{path}/role"), &[("role", "responder")]).await;
     assert_eq!(location(&response), path);
     assert!(admin.page(&path).await.contains("is now responder."));
-    assert!(viewer_browser.page("/").await.contains("Responder: declares and runs incidents"));
+    assert!(
+        viewer_browser.page("/account").await.contains("badge badge-responder"),
+        "their new role shows at their next request"
+    );
 }
 
 #[tokio::test]

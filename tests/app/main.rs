@@ -8,6 +8,7 @@ mod account;
 mod admin;
 mod cli;
 mod health;
+mod incidents;
 mod migrations;
 mod security;
 mod setup;

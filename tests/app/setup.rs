@@ -51,8 +51,9 @@ async fn setup_creates_the_first_admin_and_signs_them_in() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let dashboard = browser.page("/").await;
-    assert!(dashboard.contains("Signed in as Ada Lovelace"));
+    assert!(browser.page("/").await.contains("Welcome, Ada Lovelace."));
+    let dashboard = browser.page("/account").await;
+    assert!(dashboard.contains("Ada Lovelace"));
     assert!(dashboard.contains("ada@example.com"), "emails are stored lower-case");
     assert!(dashboard.contains("Europe/London"));
     assert_eq!(app.count("SELECT count(*) AS n FROM users WHERE role = 'admin'").await, 1);

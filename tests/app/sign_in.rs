@@ -18,8 +18,8 @@ async fn signing_in_reaches_the_dashboard_and_signing_out_leaves_it() {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/account", "back to the page that asked for sign-in");
-    let html = browser.page("/").await;
-    assert!(html.contains(&format!("Signed in as {}", user.name)));
+    let html = browser.page("/account").await;
+    assert!(html.contains(&user.name) && html.contains(&user.email));
 
     let response = browser.submit("/", "/logout", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);

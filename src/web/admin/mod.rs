@@ -1,4 +1,5 @@
 //! Admin pages: users and the audit log. Every handler requires the admin role.
 
 pub mod audit;
+pub mod components;
 pub mod users;

@@ -1,0 +1,211 @@
+//! The `incidents` table and `incident_components`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::{incident_components, incident_roles, incidents};
+use super::{ComponentId, IncidentId, UserId};
+use crate::domain::incident::{DetectionSource, IncidentKind, IncidentStatus, Severity, Visibility};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = incidents)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub title: String,
+    pub summary: String,
+    pub kind: String,
+    pub severity: i16,
+    pub status: String,
+    pub environment: String,
+    pub detection_source: String,
+    pub visibility: String,
+    pub conference_url: Option<String>,
+    pub impact_started_at: DateTime<Utc>,
+    pub detected_at: DateTime<Utc>,
+    pub declared_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub mitigated_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub status_changed_at: DateTime<Utc>,
+    pub declared_by: UserId,
+    pub customer_impact: String,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Incident {
+    pub fn status(&self) -> IncidentStatus {
+        IncidentStatus::parse(&self.status).unwrap_or(IncidentStatus::Investigating)
+    }
+    pub fn severity(&self) -> Severity {
+        Severity::new(self.severity).unwrap_or(Severity::ALL[0])
+    }
+    pub fn kind(&self) -> IncidentKind {
+        IncidentKind::parse(&self.kind).unwrap_or(IncidentKind::Outage)
+    }
+    pub fn visibility(&self) -> Visibility {
+        Visibility::parse(&self.visibility).unwrap_or(Visibility::Restricted)
+    }
+    pub fn detection_source(&self) -> DetectionSource {
+        DetectionSource::parse(&self.detection_source).unwrap_or(DetectionSource::Other)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = incidents)]
+pub struct NewIncident<'a> {
+    pub title: &'a str,
+    pub kind: &'a str,
+    pub severity: i16,
+    pub environment: &'a str,
+    pub detection_source: &'a str,
+    pub visibility: &'a str,
+    pub conference_url: Option<&'a str>,
+    pub impact_started_at: DateTime<Utc>,
+    pub detected_at: DateTime<Utc>,
+    pub declared_at: DateTime<Utc>,
+    pub status_changed_at: DateTime<Utc>,
+    pub declared_by: UserId,
+}
+
+/// Fields that change; `None` leaves a column alone. `version` is always bumped.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = incidents)]
+pub struct IncidentChanges<'a> {
+    pub title: Option<&'a str>,
+    pub summary: Option<&'a str>,
+    pub severity: Option<i16>,
+    pub status: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    pub conference_url: Option<Option<&'a str>>,
+    pub customer_impact: Option<&'a str>,
+    pub impact_started_at: Option<DateTime<Utc>>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub mitigated_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub status_changed_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewIncident<'_>) -> QueryResult<Incident> {
+    diesel::insert_into(incidents::table).values(new).returning(Incident::as_returning()).get_result(conn).await
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: IncidentId) -> QueryResult<Option<Incident>> {
+    incidents::table.find(id).select(Incident::as_select()).first(conn).await.optional()
+}
+
+/// The row, locked until the transaction ends: actions on one incident queue up.
+pub async fn find_for_update(conn: &mut AsyncPgConnection, id: IncidentId) -> QueryResult<Option<Incident>> {
+    incidents::table.find(id).select(Incident::as_select()).for_update().first(conn).await.optional()
+}
+
+/// Applies changes and bumps the version.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+    changes: &IncidentChanges<'_>,
+) -> QueryResult<Incident> {
+    diesel::update(incidents::table.find(id))
+        .set((changes, incidents::version.eq(incidents::version + 1), incidents::updated_at.eq(Utc::now())))
+        .returning(Incident::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Whether this person took part: declared it or held any role in it, ever.
+pub async fn is_participant(conn: &mut AsyncPgConnection, id: IncidentId, user: UserId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(incidents::table.filter(incidents::id.eq(id)).filter(
+        incidents::declared_by.eq(user).or(diesel::dsl::exists(
+            incident_roles::table.filter(incident_roles::incident_id.eq(id)).filter(incident_roles::user_id.eq(user)),
+        )),
+    )))
+    .get_result(conn)
+    .await
+}
+
+pub async fn set_components(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+    components: &[ComponentId],
+) -> QueryResult<()> {
+    diesel::delete(incident_components::table.filter(incident_components::incident_id.eq(id))).execute(conn).await?;
+    let rows: Vec<_> = components
+        .iter()
+        .map(|c| (incident_components::incident_id.eq(id), incident_components::component_id.eq(*c)))
+        .collect();
+    diesel::insert_into(incident_components::table).values(rows).execute(conn).await?;
+    Ok(())
+}
+
+/// Filters for the incident list; `None` means "any".
+#[derive(Debug, Default, Clone)]
+pub struct IncidentFilter {
+    pub statuses: Option<Vec<&'static str>>,
+    pub severity: Option<i16>,
+    pub kind: Option<&'static str>,
+    pub component: Option<ComponentId>,
+    pub declared_from: Option<DateTime<Utc>>,
+    pub declared_until: Option<DateTime<Utc>>,
+}
+
+/// Incidents the viewer may see (restricted ones only for participants and
+/// admins), newest first, one page at a time. Returns the page and the total.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    viewer: UserId,
+    viewer_is_admin: bool,
+    filter: &IncidentFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<Incident>, i64)> {
+    let build = || {
+        let mut q = incidents::table.into_boxed();
+        if !viewer_is_admin {
+            q = q.filter(
+                incidents::visibility.ne(Visibility::Restricted.as_str()).or(incidents::declared_by.eq(viewer)).or(
+                    diesel::dsl::exists(
+                        incident_roles::table
+                            .filter(incident_roles::incident_id.eq(incidents::id))
+                            .filter(incident_roles::user_id.eq(viewer)),
+                    ),
+                ),
+            );
+        }
+        if let Some(statuses) = &filter.statuses {
+            q = q.filter(incidents::status.eq_any(statuses.clone()));
+        }
+        if let Some(sev) = filter.severity {
+            q = q.filter(incidents::severity.eq(sev));
+        }
+        if let Some(kind) = filter.kind {
+            q = q.filter(incidents::kind.eq(kind));
+        }
+        if let Some(component) = filter.component {
+            q = q.filter(diesel::dsl::exists(
+                incident_components::table
+                    .filter(incident_components::incident_id.eq(incidents::id))
+                    .filter(incident_components::component_id.eq(component)),
+            ));
+        }
+        if let Some(from) = filter.declared_from {
+            q = q.filter(incidents::declared_at.ge(from));
+        }
+        if let Some(until) = filter.declared_until {
+            q = q.filter(incidents::declared_at.lt(until));
+        }
+        q
+    };
+    let total = build().count().get_result(conn).await?;
+    let rows = build()
+        .order((incidents::declared_at.desc(), incidents::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select(Incident::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}

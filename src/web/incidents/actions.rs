@@ -1,0 +1,363 @@
+//! Everything done in the room: each POST calls one service, then redirects
+//! back to the room (post/redirect/get), or shows the room again with the
+//! message beside the field and the typed values kept (422).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::room::{self, Conflict, DetailsValues, Feedback, RoomForm, details_of};
+use crate::db::{ChangeRequestId, EntryId, IncidentId, TaskId, incidents};
+use crate::services::incidents::{self as svc, DetailsInput, TaskInput};
+use crate::services::{FieldErrors, ServiceError};
+use crate::startup::AppState;
+use crate::web::csrf::CsrfForm;
+use crate::web::{AppError, CurrentUser, Layout, render, see_other};
+
+/// The common ending of a room action.
+async fn finish(
+    state: &AppState,
+    user: &CurrentUser,
+    layout: Layout,
+    id: IncidentId,
+    result: Result<(), ServiceError>,
+    form: RoomForm,
+    anchor: &str,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Ok(()) => Ok(see_other(&format!("/incidents/{id}#{anchor}"))),
+        Err(ServiceError::Invalid(errors)) => {
+            let page = room::build(state, user, layout, id, true, Feedback { errors, form, conflict: None }).await?;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NoteForm {
+    pub body: String,
+    pub happened_at: String,
+    pub corrects: String,
+}
+
+pub async fn add_note(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<NoteForm>,
+) -> Result<HttpResponse, AppError> {
+    let corrects = match f.corrects.trim() {
+        "" => None,
+        s => Some(s.parse::<EntryId>().map_err(|_| AppError::NotFound)?),
+    };
+    let result =
+        svc::add_note(&state.pool, &user.actor(), user.time_zone, *id, &f.body, &f.happened_at, corrects).await;
+    let form = RoomForm {
+        note_body: f.body,
+        note_happened_at: f.happened_at,
+        note_corrects: f.corrects,
+        ..Default::default()
+    };
+    finish(&state, &user, layout, *id, result, form, "note-form").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HighlightForm {
+    pub highlighted: String,
+}
+
+pub async fn highlight(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    path: web::Path<(IncidentId, EntryId)>,
+    CsrfForm(f): CsrfForm<HighlightForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, entry) = path.into_inner();
+    let result = svc::set_highlight(&state.pool, &user.actor(), id, entry, f.highlighted == "true").await;
+    finish(&state, &user, layout, id, result, RoomForm::default(), &format!("entry-{entry}")).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StatusForm {
+    pub status: String,
+}
+
+pub async fn change_status(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<StatusForm>,
+) -> Result<HttpResponse, AppError> {
+    let result = svc::change_status(&state.pool, &user.actor(), *id, &f.status).await.map(|_| ());
+    finish(&state, &user, layout, *id, result, RoomForm::default(), "status").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SeverityForm {
+    pub severity: String,
+}
+
+pub async fn change_severity(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<SeverityForm>,
+) -> Result<HttpResponse, AppError> {
+    let result = svc::change_severity(&state.pool, &user.actor(), *id, &f.severity).await.map(|_| ());
+    finish(&state, &user, layout, *id, result, RoomForm::default(), "status").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoleForm {
+    pub role: String,
+    pub user: String,
+}
+
+pub async fn assign_role(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<RoleForm>,
+) -> Result<HttpResponse, AppError> {
+    let result = svc::assign_role(&state.pool, &user.actor(), *id, &f.role, &f.user).await;
+    finish(&state, &user, layout, *id, result, RoomForm::default(), "roles").await
+}
+
+pub async fn relieve_role(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<RoleForm>,
+) -> Result<HttpResponse, AppError> {
+    let result = svc::relieve_role(&state.pool, &user.actor(), *id, &f.role).await;
+    finish(&state, &user, layout, *id, result, RoomForm::default(), "roles").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TimestampForm {
+    pub which: String,
+    pub value: String,
+}
+
+pub async fn correct_timestamp(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<TimestampForm>,
+) -> Result<HttpResponse, AppError> {
+    let result =
+        svc::correct_timestamp(&state.pool, &user.actor(), user.time_zone, *id, &f.which, &f.value).await.map(|_| ());
+    finish(&state, &user, layout, *id, result, RoomForm::default(), "moments").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DetailsForm {
+    pub version: String,
+    pub title: String,
+    pub summary: String,
+    pub environment: String,
+    pub conference_url: String,
+    pub customer_impact: String,
+}
+
+/// Saving the incident's details. When someone else saved first, nothing is
+/// written: the room shows their text beside yours (409), with your values
+/// still in the form and the current version, so saving again is a choice.
+pub async fn edit_details(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<DetailsForm>,
+) -> Result<HttpResponse, AppError> {
+    let input = DetailsInput {
+        version: f.version.clone(),
+        title: f.title.clone(),
+        summary: f.summary.clone(),
+        environment: f.environment.clone(),
+        conference_url: f.conference_url.clone(),
+        customer_impact: f.customer_impact.clone(),
+    };
+    let mine = |version: i32| DetailsValues {
+        version,
+        title: f.title.clone(),
+        summary: f.summary.clone(),
+        environment: f.environment.clone(),
+        conference_url: f.conference_url.clone(),
+        customer_impact: f.customer_impact.clone(),
+    };
+    match svc::edit_details(&state.pool, &user.actor(), *id, &input).await {
+        Ok(_) => Ok(see_other(&format!("/incidents/{id}#details"))),
+        Err(ServiceError::Conflict) => {
+            let mut conn = state.pool.get().await?;
+            let current = incidents::find(&mut conn, *id).await?.ok_or(AppError::NotFound)?;
+            drop(conn);
+            let theirs = details_of(&current);
+            let form = RoomForm { details: Some(mine(current.version)), ..Default::default() };
+            let mut errors = FieldErrors::new();
+            errors.add("details", "Someone else saved these details while you were editing. Nothing of yours was saved yet: compare both versions below, then save again.");
+            let page = room::build(
+                &state,
+                &user,
+                layout,
+                *id,
+                true,
+                Feedback { errors, form, conflict: Some(Conflict { theirs }) },
+            )
+            .await?;
+            render(StatusCode::CONFLICT, &page)
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let version = f.version.trim().parse().unwrap_or(0);
+            let form = RoomForm { details: Some(mine(version)), ..Default::default() };
+            let page = room::build(&state, &user, layout, *id, true, Feedback { errors, form, conflict: None }).await?;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskForm {
+    pub title: String,
+    pub kind: String,
+    pub assignee: String,
+    pub timebox_minutes: String,
+    pub due_at: String,
+    pub ticket_url: String,
+}
+
+pub async fn create_task(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<TaskForm>,
+) -> Result<HttpResponse, AppError> {
+    let input = TaskInput {
+        title: f.title.clone(),
+        kind: f.kind.clone(),
+        assignee: f.assignee.clone(),
+        timebox_minutes: f.timebox_minutes.clone(),
+        due_at: f.due_at.clone(),
+        ticket_url: f.ticket_url.clone(),
+    };
+    let result = svc::create_task(&state.pool, &user.actor(), user.time_zone, *id, &input).await.map(|_| ());
+    let form = RoomForm {
+        task_title: f.title,
+        task_kind: f.kind,
+        task_assignee: f.assignee,
+        task_timebox: f.timebox_minutes,
+        task_due_at: f.due_at,
+        task_ticket_url: f.ticket_url,
+        ..Default::default()
+    };
+    finish(&state, &user, layout, *id, result, form, "tasks").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskStatusForm {
+    pub status: String,
+}
+
+pub async fn set_task_status(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    path: web::Path<(IncidentId, TaskId)>,
+    CsrfForm(f): CsrfForm<TaskStatusForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, task) = path.into_inner();
+    let result = svc::set_task_status(&state.pool, &user.actor(), id, task, &f.status).await.map(|_| ());
+    finish(&state, &user, layout, id, result, RoomForm::default(), "tasks").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskAssigneeForm {
+    pub assignee: String,
+}
+
+pub async fn assign_task(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    path: web::Path<(IncidentId, TaskId)>,
+    CsrfForm(f): CsrfForm<TaskAssigneeForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, task) = path.into_inner();
+    let result = svc::assign_task(&state.pool, &user.actor(), id, task, &f.assignee).await.map(|_| ());
+    finish(&state, &user, layout, id, result, RoomForm::default(), "tasks").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChangeForm {
+    pub description: String,
+    pub rollback_plan: String,
+}
+
+pub async fn request_change(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<ChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    let result =
+        svc::request_change(&state.pool, &user.actor(), *id, &f.description, &f.rollback_plan).await.map(|_| ());
+    let form = RoomForm { change_description: f.description, change_rollback: f.rollback_plan, ..Default::default() };
+    finish(&state, &user, layout, *id, result, form, "changes").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DecisionForm {
+    pub decision: String,
+}
+
+pub async fn decide_change(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    path: web::Path<(IncidentId, ChangeRequestId)>,
+    CsrfForm(f): CsrfForm<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, change) = path.into_inner();
+    let approve = match f.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(AppError::BadRequest("decision must be approve or reject".into())),
+    };
+    let result = svc::decide_change(&state.pool, &user.actor(), id, change, approve).await.map(|_| ());
+    finish(&state, &user, layout, id, result, RoomForm::default(), "changes").await
+}
+
+pub async fn mark_change_applied(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    path: web::Path<(IncidentId, ChangeRequestId)>,
+    _form: CsrfForm<crate::web::csrf::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (id, change) = path.into_inner();
+    let result = svc::mark_change_applied(&state.pool, &user.actor(), id, change).await.map(|_| ());
+    finish(&state, &user, layout, id, result, RoomForm::default(), "changes").await
+}

@@ -1,0 +1,24 @@
+//! Incidents: declaring, the list, the room and everything done in it.
+
+pub mod actions;
+pub mod declare;
+pub mod list;
+pub mod live;
+pub mod room;
+
+use chrono::{DateTime, Utc};
+
+/// A moment in the viewer's time zone, for people.
+pub fn local_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string()
+}
+
+/// A moment in the viewer's zone, as a `datetime-local` field wants it.
+pub fn local_input(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// A moment for a `datetime` attribute (whole seconds: HTML allows at most milliseconds).
+pub fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,431 @@
+//! `/incidents/{id}`: the incident room. One page with the header and clocks,
+//! roles, timeline, tasks, change requests and the forms to act on them.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{iso, local_time};
+use crate::db::incidents::Incident;
+use crate::db::{IncidentId, UserId, change_requests, components, incident_roles, incidents, tasks, timeline, users};
+use crate::domain::Role;
+use crate::domain::incident::{
+    ChangeStatus, EntryKind, IncidentRole, IncidentStatus, Severity, TaskKind, TaskStatus, format_duration,
+    timebox_overrun,
+};
+use crate::domain::markdown::to_safe_html;
+use crate::services::FieldErrors;
+use crate::services::incidents::can_view;
+use crate::startup::AppState;
+use crate::web::{AppError, CurrentUser, Layout, render};
+
+/// After this long without a communications lead, the room asks who will talk to users.
+pub const COMMS_PROMPT_AFTER_MINUTES: i64 = 10;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoomQuery {
+    pub order: String,
+}
+
+/// Values typed into the room's forms, kept when one is refused.
+#[derive(Debug, Default, Clone)]
+pub struct RoomForm {
+    pub note_body: String,
+    pub note_happened_at: String,
+    pub note_corrects: String,
+    pub task_title: String,
+    pub task_kind: String,
+    pub task_assignee: String,
+    pub task_timebox: String,
+    pub task_due_at: String,
+    pub task_ticket_url: String,
+    pub change_description: String,
+    pub change_rollback: String,
+    pub details: Option<DetailsValues>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct DetailsValues {
+    pub version: i32,
+    pub title: String,
+    pub summary: String,
+    pub environment: String,
+    pub conference_url: String,
+    pub customer_impact: String,
+}
+
+/// What a refused form brings back to the room: the messages, the typed
+/// values, and for an edit conflict the other person's version.
+#[derive(Debug, Default)]
+pub struct Feedback {
+    pub errors: FieldErrors,
+    pub form: RoomForm,
+    pub conflict: Option<Conflict>,
+}
+
+/// When someone else saved the details first: what they saved, beside what you typed.
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub theirs: DetailsValues,
+}
+
+pub struct HolderView {
+    pub user_id: UserId,
+    pub name: String,
+    pub since: String,
+}
+
+pub struct HistoryView {
+    pub role: &'static str,
+    pub name: String,
+    pub from: String,
+    pub until: String,
+}
+
+pub struct EntryView {
+    pub id: i64,
+    pub time: String,
+    pub iso: String,
+    pub backdated: bool,
+    pub author: String,
+    pub kind: EntryKind,
+    pub body: String,
+    pub body_html: String,
+    pub highlighted: bool,
+    pub corrects: Option<i64>,
+}
+
+impl EntryView {
+    pub fn is_note(&self) -> bool {
+        self.kind == EntryKind::Note
+    }
+}
+
+pub struct TaskView {
+    pub id: i64,
+    pub title: String,
+    pub kind: TaskKind,
+    pub status: TaskStatus,
+    pub assignee_id: Option<UserId>,
+    pub assignee: String,
+    pub due: String,
+    pub ticket_url: String,
+    pub overrun: Option<String>,
+}
+
+impl TaskView {
+    pub fn is_assigned_to(&self, id: &UserId) -> bool {
+        self.assignee_id == Some(*id)
+    }
+}
+
+pub struct ChangeView {
+    pub id: i64,
+    pub description: String,
+    pub rollback_plan: String,
+    pub status: ChangeStatus,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub decided: String,
+}
+
+pub struct Clock {
+    pub label: &'static str,
+    pub value: String,
+    pub since: String,
+}
+
+pub struct Moment {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "incidents/room.html")]
+pub struct RoomPage {
+    pub layout: Layout,
+    pub incident: Incident,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub components: Vec<String>,
+    pub clocks: Vec<Clock>,
+    pub moments: Vec<Moment>,
+    pub lead: Option<HolderView>,
+    pub note_taker: Option<HolderView>,
+    pub comms_lead: Option<HolderView>,
+    pub supporting: Vec<HolderView>,
+    pub history: Vec<HistoryView>,
+    pub entries: Vec<EntryView>,
+    pub newest_first: bool,
+    pub tasks: Vec<TaskView>,
+    pub changes: Vec<ChangeView>,
+    pub responders: Vec<(UserId, String)>,
+    pub warnings: Vec<String>,
+    pub can_write: bool,
+    pub is_lead: bool,
+    pub my_roles: Vec<IncidentRole>,
+    pub errors: FieldErrors,
+    pub form: RoomForm,
+    pub details: DetailsValues,
+    pub conflict: Option<Conflict>,
+}
+
+impl RoomPage {
+    pub fn statuses(&self) -> Vec<IncidentStatus> {
+        IncidentStatus::ALL.iter().copied().filter(|s| self.status.can_move_to(*s)).collect()
+    }
+    pub fn severities(&self) -> [Severity; 4] {
+        Severity::ALL
+    }
+    pub fn roles(&self) -> &'static [IncidentRole] {
+        IncidentRole::ALL
+    }
+    pub fn task_kinds(&self) -> &'static [TaskKind] {
+        TaskKind::ALL
+    }
+    pub fn task_statuses(&self) -> &'static [TaskStatus] {
+        TaskStatus::ALL
+    }
+    pub fn holds(&self, role: IncidentRole) -> bool {
+        self.my_roles.contains(&role)
+    }
+    pub fn is_selected(&self, value: &str, id: &UserId) -> bool {
+        value == id.to_string()
+    }
+}
+
+pub fn details_of(incident: &Incident) -> DetailsValues {
+    DetailsValues {
+        version: incident.version,
+        title: incident.title.clone(),
+        summary: incident.summary.clone(),
+        environment: incident.environment.clone(),
+        conference_url: incident.conference_url.clone().unwrap_or_default(),
+        customer_impact: incident.customer_impact.clone(),
+    }
+}
+
+/// Builds the room for a viewer, or 404 when they may not see it.
+pub async fn build(
+    state: &AppState,
+    user: &CurrentUser,
+    layout: Layout,
+    id: IncidentId,
+    newest_first: bool,
+    feedback: Feedback,
+) -> Result<RoomPage, AppError> {
+    let Feedback { errors, form, conflict } = feedback;
+    let tz = user.time_zone;
+    let now = Utc::now();
+    let mut conn = state.pool.get().await?;
+    let incident = incidents::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    if !can_view(&mut conn, &incident, &user.actor()).await? {
+        return Err(AppError::NotFound);
+    }
+    let component_names = components::for_incident(&mut conn, id).await?.into_iter().map(|c| c.name).collect();
+    let holders = incident_roles::all_for(&mut conn, id).await?;
+    let entries = timeline::list_for(&mut conn, id).await?;
+    let task_rows = tasks::list_for(&mut conn, id).await?;
+    let change_rows = change_requests::list_for(&mut conn, id).await?;
+    let all_users = users::list(&mut conn).await?;
+    drop(conn);
+
+    let name = |uid: UserId| {
+        all_users.iter().find(|u| u.id == uid).map(|u| u.display_name.clone()).unwrap_or_else(|| format!("user {uid}"))
+    };
+    let current = |role: IncidentRole| {
+        holders.iter().find(|h| h.assignment.role() == role && h.assignment.relieved_at.is_none()).map(|h| HolderView {
+            user_id: h.assignment.user_id,
+            name: h.name.clone(),
+            since: local_time(h.assignment.assumed_at, tz),
+        })
+    };
+    let lead = current(IncidentRole::Lead);
+    let note_taker = current(IncidentRole::NoteTaker);
+    let comms_lead = current(IncidentRole::CommsLead);
+    let supporting = holders
+        .iter()
+        .filter(|h| h.assignment.role() == IncidentRole::Supporting && h.assignment.relieved_at.is_none())
+        .map(|h| HolderView {
+            user_id: h.assignment.user_id,
+            name: h.name.clone(),
+            since: local_time(h.assignment.assumed_at, tz),
+        })
+        .collect();
+    let history = holders
+        .iter()
+        .map(|h| HistoryView {
+            role: h.assignment.role().label(),
+            name: h.name.clone(),
+            from: local_time(h.assignment.assumed_at, tz),
+            until: h.assignment.relieved_at.map(|t| local_time(t, tz)).unwrap_or_else(|| "now".to_owned()),
+        })
+        .collect();
+    let my_roles: Vec<IncidentRole> = holders
+        .iter()
+        .filter(|h| h.assignment.user_id == user.id && h.assignment.relieved_at.is_none())
+        .map(|h| h.assignment.role())
+        .collect();
+    let is_lead = my_roles.contains(&IncidentRole::Lead);
+
+    let status = incident.status();
+    let mut warnings = Vec::new();
+    if let (Some(l), Some(c)) = (&lead, &comms_lead)
+        && l.user_id == c.user_id
+    {
+        warnings.push(
+            "The lead is also the communications lead. Deputize someone not doing the mitigation to talk to users."
+                .to_owned(),
+        );
+    }
+    let minutes_since_declared = (now - incident.declared_at).num_minutes();
+    if comms_lead.is_none() && status.is_active() && minutes_since_declared >= COMMS_PROMPT_AFTER_MINUTES {
+        warnings.push(format!(
+            "Who will communicate with users about this? Nobody has been communications lead for {minutes_since_declared} min since the incident was declared."
+        ));
+    }
+
+    let mut entry_views: Vec<EntryView> = entries
+        .into_iter()
+        .map(|(e, author)| {
+            let kind = e.kind();
+            EntryView {
+                id: e.id.0,
+                time: local_time(e.occurred_at, tz),
+                iso: iso(e.occurred_at),
+                backdated: (e.recorded_at - e.occurred_at).num_seconds() > 60,
+                author: author.unwrap_or_else(|| "Firebreak".to_owned()),
+                body_html: if kind == EntryKind::Note { to_safe_html(&e.body) } else { String::new() },
+                body: e.body,
+                kind,
+                highlighted: e.highlighted,
+                corrects: e.corrects_id.map(|c| c.0),
+            }
+        })
+        .collect();
+    if newest_first {
+        entry_views.reverse();
+    }
+
+    let task_views = task_rows
+        .into_iter()
+        .map(|(t, assignee)| {
+            let overrun = match (t.timebox_minutes, t.started_at, t.status().is_finished()) {
+                (Some(box_min), Some(started), false) => timebox_overrun(started, box_min, now).map(|over| {
+                    format!(
+                        "Running {} over its {box_min} min timebox — is a different approach warranted?",
+                        format_duration(over)
+                    )
+                }),
+                _ => None,
+            };
+            TaskView {
+                id: t.id.0,
+                kind: t.kind(),
+                status: t.status(),
+                assignee_id: t.assignee_id,
+                assignee: assignee.unwrap_or_default(),
+                due: t.due_at.map(|d| local_time(d, tz)).unwrap_or_default(),
+                ticket_url: t.ticket_url.clone().unwrap_or_default(),
+                title: t.title,
+                overrun,
+            }
+        })
+        .collect();
+    let change_views = change_rows
+        .into_iter()
+        .map(|c| {
+            let decided = match (c.decided_by, c.decided_at) {
+                (Some(by), Some(at)) => format!("{} by {} at {}", c.status().label(), name(by), local_time(at, tz)),
+                _ => String::new(),
+            };
+            ChangeView {
+                id: c.id.0,
+                status: c.status(),
+                requested_by: name(c.requested_by),
+                requested_at: local_time(c.created_at, tz),
+                description: c.description,
+                rollback_plan: c.rollback_plan,
+                decided,
+            }
+        })
+        .collect();
+
+    let clocks = vec![
+        Clock {
+            label: "Since impact started",
+            value: format_duration(now - incident.impact_started_at),
+            since: iso(incident.impact_started_at),
+        },
+        Clock {
+            label: "Since declared",
+            value: format_duration(now - incident.declared_at),
+            since: iso(incident.declared_at),
+        },
+        Clock {
+            label: "In this status",
+            value: format_duration(now - incident.status_changed_at),
+            since: iso(incident.status_changed_at),
+        },
+    ];
+    let fmt_opt =
+        |t: Option<chrono::DateTime<Utc>>| t.map(|t| local_time(t, tz)).unwrap_or_else(|| "not yet".to_owned());
+    let moments = vec![
+        Moment { key: "impact_started_at", label: "Impact started", value: local_time(incident.impact_started_at, tz) },
+        Moment { key: "detected_at", label: "Detected", value: local_time(incident.detected_at, tz) },
+        Moment { key: "acknowledged_at", label: "Acknowledged", value: fmt_opt(incident.acknowledged_at) },
+        Moment { key: "mitigated_at", label: "Mitigated", value: fmt_opt(incident.mitigated_at) },
+        Moment { key: "resolved_at", label: "Resolved", value: fmt_opt(incident.resolved_at) },
+        Moment { key: "closed_at", label: "Closed", value: fmt_opt(incident.closed_at) },
+    ];
+    let responders = all_users
+        .iter()
+        .filter(|u| !u.disabled && u.role().allows(Role::Responder))
+        .map(|u| (u.id, u.display_name.clone()))
+        .collect();
+    let details = form.details.clone().unwrap_or_else(|| details_of(&incident));
+
+    Ok(RoomPage {
+        layout: layout.at("incidents"),
+        severity: incident.severity(),
+        status,
+        components: component_names,
+        clocks,
+        moments,
+        lead,
+        note_taker,
+        comms_lead,
+        supporting,
+        history,
+        entries: entry_views,
+        newest_first,
+        tasks: task_views,
+        changes: change_views,
+        responders,
+        warnings,
+        can_write: user.role.allows(Role::Responder),
+        is_lead,
+        my_roles,
+        errors,
+        form,
+        details,
+        conflict,
+        incident,
+    })
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    query: web::Query<RoomQuery>,
+) -> Result<HttpResponse, AppError> {
+    let newest_first = query.order != "oldest";
+    let page = build(&state, &user, layout, *id, newest_first, Feedback::default()).await?;
+    render(StatusCode::OK, &page)
+}
