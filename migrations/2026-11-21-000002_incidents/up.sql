@@ -74,6 +74,9 @@ CREATE TABLE timeline_entries (
     kind TEXT NOT NULL CHECK (kind IN
         ('note', 'status', 'severity', 'role', 'task', 'change', 'update', 'alert', 'system', 'component')),
     body TEXT NOT NULL,
+    -- Notes rendered from Markdown through the sanitiser once, at write time
+    -- (entries never change); empty for entries shown as plain text.
+    body_html TEXT NOT NULL DEFAULT '',
     highlighted BOOLEAN NOT NULL DEFAULT FALSE,
     -- Entries are append-only: a correction is a new entry pointing at the old one.
     corrects_id BIGINT REFERENCES timeline_entries (id)

@@ -124,6 +124,7 @@ diesel::table! {
         author_id -> Nullable<Int8>,
         kind -> Text,
         body -> Text,
+        body_html -> Text,
         highlighted -> Bool,
         corrects_id -> Nullable<Int8>,
     }

@@ -18,6 +18,7 @@ pub struct Entry {
     pub author_id: Option<UserId>,
     pub kind: String,
     pub body: String,
+    pub body_html: String,
     pub highlighted: bool,
     pub corrects_id: Option<EntryId>,
 }
@@ -36,6 +37,7 @@ pub struct NewEntry<'a> {
     pub author_id: Option<UserId>,
     pub kind: &'a str,
     pub body: &'a str,
+    pub body_html: &'a str,
     pub corrects_id: Option<EntryId>,
 }
 

@@ -55,7 +55,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/incidents/{id}", web::get().to(incidents::room::show))
         .route("/incidents/{id}/events", web::get().to(incidents::live::events))
         .route("/incidents/{id}/notes", web::post().to(incidents::actions::add_note))
-        .route("/incidents/{id}/entries/{entry}/highlight", web::post().to(incidents::actions::highlight))
+        .route("/incidents/{id}/highlights", web::post().to(incidents::actions::highlight))
         .route("/incidents/{id}/status", web::post().to(incidents::actions::change_status))
         .route("/incidents/{id}/severity", web::post().to(incidents::actions::change_severity))
         .route("/incidents/{id}/roles", web::post().to(incidents::actions::assign_role))

@@ -175,6 +175,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp { address, db_name, db_url, pool }
 }
 
+impl TestApp {
+    /// A second instance of the app on the same database (as behind a load
+    /// balancer); it lives until the test ends.
+    pub async fn another_instance(&self) -> TestApp {
+        let app = Application::build(test_settings(&self.db_url)).await.expect("build the second instance");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let pool = db::build_pool(&self.db_url, 2).expect("pool");
+        // Same database name: whichever TestApp drops first drops it, and
+        // dropping twice is harmless.
+        TestApp { address, db_name: self.db_name.clone(), db_url: self.db_url.clone(), pool }
+    }
+}
+
 pub struct TestUser {
     pub id: UserId,
     pub email: String,

@@ -305,8 +305,9 @@ async fn a_note_can_be_back_dated_highlighted_and_corrected() {
     assert!(html.contains("back-dated"));
     assert!(html.find("Disk at 100%") < html.find("declared a SEV3"), "sorted by when it happened");
 
-    browser.submit(&room, &format!("{room}/entries/{entry}/highlight"), &[("highlighted", "true")]).await;
+    browser.submit(&room, &format!("{room}/highlights"), &[("mark", &entry.to_string())]).await;
     assert!(browser.page(&room).await.contains("Key moment"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM timeline_entries WHERE highlighted").await, 1);
     browser
         .submit(&room, &format!("{room}/notes"), &[("body", "Disk at 95%, not 100%"), ("corrects", &entry.to_string())])
         .await;
@@ -442,6 +443,33 @@ async fn a_second_viewer_is_told_of_a_new_entry_within_two_seconds() {
     .expect("a change event within 2 seconds");
     assert!(event.contains("event: change"));
     assert!(watcher.page(&room).await.contains("Seen live"));
+}
+
+#[tokio::test]
+async fn live_updates_cross_app_instances() {
+    let first = spawn_app().await;
+    let second = first.another_instance().await;
+    let (writer, _) = first.signed_in(Role::Responder).await;
+    let watcher_user = first.create_user(Role::Viewer).await;
+    let watcher = second.browser();
+    watcher.sign_in(&watcher_user.email, &watcher_user.password).await;
+    let room = declare(&writer, &[("title", "Two instances")]).await;
+
+    let mut stream = watcher.get(&format!("{room}/events")).await.bytes_stream();
+    stream.next().await.expect("a first chunk").expect("bytes");
+    writer.submit(&room, &format!("{room}/notes"), &[("body", "Written on the first instance")]).await;
+    let seen = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(chunk) = stream.next().await {
+            if String::from_utf8_lossy(&chunk.expect("bytes")).contains("event: change") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the second instance hears of the change within 2 seconds");
+    assert!(seen);
+    assert!(watcher.page(&room).await.contains("Written on the first instance"));
 }
 
 #[tokio::test]

@@ -64,22 +64,30 @@ pub async fn add_note(
     finish(&state, &user, layout, *id, result, form, "note-form").await
 }
 
+/// The timeline is one form: each entry's button sends `mark` or `unmark`
+/// with its id (one CSRF token for the page, not one per entry).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct HighlightForm {
-    pub highlighted: String,
+    pub mark: String,
+    pub unmark: String,
 }
 
 pub async fn highlight(
     state: web::Data<AppState>,
     user: CurrentUser,
     layout: Layout,
-    path: web::Path<(IncidentId, EntryId)>,
+    id: web::Path<IncidentId>,
     CsrfForm(f): CsrfForm<HighlightForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, entry) = path.into_inner();
-    let result = svc::set_highlight(&state.pool, &user.actor(), id, entry, f.highlighted == "true").await;
-    finish(&state, &user, layout, id, result, RoomForm::default(), &format!("entry-{entry}")).await
+    let (entry, on) = match (f.mark.trim(), f.unmark.trim()) {
+        (m, "") if !m.is_empty() => (m, true),
+        ("", u) if !u.is_empty() => (u, false),
+        _ => return Err(AppError::BadRequest("say which entry to mark or unmark".into())),
+    };
+    let entry: EntryId = entry.parse().map_err(|_| AppError::NotFound)?;
+    let result = svc::set_highlight(&state.pool, &user.actor(), *id, entry, on).await;
+    finish(&state, &user, layout, *id, result, RoomForm::default(), &format!("entry-{entry}")).await
 }
 
 #[derive(Debug, Default, Deserialize)]

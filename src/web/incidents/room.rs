@@ -15,7 +15,6 @@ use crate::domain::incident::{
     ChangeStatus, EntryKind, IncidentRole, IncidentStatus, Severity, TaskKind, TaskStatus, format_duration,
     timebox_overrun,
 };
-use crate::domain::markdown::to_safe_html;
 use crate::services::FieldErrors;
 use crate::services::incidents::can_view;
 use crate::startup::AppState;
@@ -299,7 +298,7 @@ pub async fn build(
                 iso: iso(e.occurred_at),
                 backdated: (e.recorded_at - e.occurred_at).num_seconds() > 60,
                 author: author.unwrap_or_else(|| "Firebreak".to_owned()),
-                body_html: if kind == EntryKind::Note { to_safe_html(&e.body) } else { String::new() },
+                body_html: e.body_html,
                 body: e.body,
                 kind,
                 highlighted: e.highlighted,

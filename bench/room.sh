@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Incident-room benchmark: seeds one incident with 2,000 timeline entries, 50
+# tasks and 20 role changes, then measures with wrk against a release build:
+#   1. the room page (GET /incidents/{id}), 4 connections   -> target median < 15 ms
+#   2. note appends (POST /incidents/{id}/notes), 32 writers -> target p99 < 25 ms
+# and prints the numbers. Rerun any time: ./bench/room.sh  (DURATION=30 for longer runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${PORT:-18181}
+DURATION=${DURATION:-15}
+DB=firebreak_bench_room
+SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
+URL="$SERVER/$DB"
+BASE="http://127.0.0.1:$PORT"
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+echo "==> building the release binary"
+cargo build --release --quiet
+bin=target/release/firebreak
+
+psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+DATABASE_URL=$URL "$bin" migrate >/dev/null
+FIREBREAK_PASSWORD=benchmark-password DATABASE_URL=$URL "$bin" user add \
+  --email lead@bench.example --name "Bench Lead" --role responder >/dev/null
+
+DATABASE_URL=$URL BIND=127.0.0.1:$PORT SESSION_KEY=$(head -c 64 /dev/urandom | base64 -w0) \
+  DB_POOL_SIZE=16 RUST_LOG=warn "$bin" serve >"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -fs "$BASE/health" >/dev/null 2>&1 && break; sleep 0.1; done
+
+jar="$work/cookies"
+token() { # the CSRF token of a page (read from a file: a pipe into head would SIGPIPE curl)
+  curl -fs -b "$jar" -c "$jar" -o "$work/page.html" "$BASE$1"
+  grep -m1 -o 'name="csrf_token" value="[^"]*"' "$work/page.html" | sed 's/.*value="//; s/"$//'
+}
+t=$(token /login)
+curl -fs -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$t" \
+  --data-urlencode "email=lead@bench.example" --data-urlencode "password=benchmark-password" "$BASE/login"
+t=$(token /incidents/new)
+room=$(curl -fs -b "$jar" -c "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf_token=$t" \
+  --data-urlencode "title=Benchmark incident" --data-urlencode "severity=1" "$BASE/incidents")
+id=${room##*/}
+
+echo "==> seeding incident $id: 2,000 timeline entries, 50 tasks, 20 role changes"
+psql -q "$URL" <<SQL
+INSERT INTO users (email, display_name, password_hash, role)
+  SELECT 'r' || g || '@bench.example', 'Responder ' || g, 'not-a-hash', 'responder' FROM generate_series(1, 10) g;
+INSERT INTO timeline_entries (incident_id, occurred_at, author_id, kind, body, body_html)
+  SELECT $id, now() - (2000 - g) * interval '1 second', 1, 'note',
+         'Note ' || g || ': checked **replica lag** on db-' || (g % 7),
+         '<p>Note ' || g || ': checked <strong>replica lag</strong> on db-' || (g % 7) || '</p>'
+  FROM generate_series(1, 2000) g;
+INSERT INTO tasks (incident_id, title, kind, status, assignee_id, timebox_minutes, started_at, created_by)
+  SELECT $id, 'Task ' || g, (ARRAY['mitigation', 'cleanup', 'follow_up'])[1 + g % 3],
+         (ARRAY['open', 'in_progress', 'done'])[1 + g % 3], 2 + g % 10,
+         CASE WHEN g % 3 = 0 THEN 15 END, CASE WHEN g % 3 = 0 THEN now() - interval '20 minutes' END, 1
+  FROM generate_series(1, 50) g;
+INSERT INTO incident_roles (incident_id, role, user_id, assigned_by, assumed_at, relieved_at)
+  SELECT $id, 'note_taker', 2 + g % 10, 1, now() - (21 - g) * interval '1 minute',
+         CASE WHEN g < 20 THEN now() - (20 - g) * interval '1 minute' END
+  FROM generate_series(1, 20) g;
+ANALYZE;
+SQL
+
+cookie=$(awk '$6 == "firebreak_session" { print "firebreak_session=" $7 }' "$jar")
+curl -fs -b "$jar" -o "$work/room.html" "$BASE/incidents/$id"
+bytes=$(wc -c <"$work/room.html")
+echo "==> room page: $bytes bytes"
+
+echo "==> GET /incidents/$id, 4 connections, ${DURATION}s"
+wrk -t2 -c4 -d"${DURATION}s" --latency -H "Cookie: $cookie" "$BASE/incidents/$id" | tee "$work/room.txt"
+
+t=$(token "/incidents/$id")
+cat >"$work/note.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "csrf_token=$t&body=Benchmark+note+with+**markdown**"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "$cookie"
+LUA
+echo "==> POST /incidents/$id/notes, 32 writers, ${DURATION}s"
+wrk -t2 -c32 -d"${DURATION}s" --latency -s "$work/note.lua" "$BASE/incidents/$id/notes" | tee "$work/notes.txt"
+
+ms() { # a wrk latency value ("850.00us", "12.3ms", "1.2s") in milliseconds
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
+}
+errors() { grep -E "Non-2xx|Socket errors" "$1" || echo "none"; }
+room_p50=$(ms "$(awk '$1 == "50%" { print $2 }' "$work/room.txt")")
+room_rps=$(awk '/Requests\/sec/ { print $2 }' "$work/room.txt")
+note_p50=$(ms "$(awk '$1 == "50%" { print $2 }' "$work/notes.txt")")
+note_p99=$(ms "$(awk '$1 == "99%" { print $2 }' "$work/notes.txt")")
+note_rps=$(awk '/Requests\/sec/ { print $2 }' "$work/notes.txt")
+entries=$(psql -tA "$URL" -c "SELECT count(*) FROM timeline_entries WHERE incident_id = $id")
+rss=$(awk '/VmHWM/ { print $2 / 1024 " MiB" }' "/proc/$pid/status")
+
+echo
+echo "== results ($(nproc) cores, wrk on the same machine) =="
+printf 'room page    median %8s ms  (target < 15)   %s req/s   errors: %s\n' "$room_p50" "$room_rps" "$(errors "$work/room.txt")"
+printf 'note append  p99    %8s ms  (target < 25)   median %s ms   %s req/s   errors: %s\n' "$note_p99" "$note_p50" "$note_rps" "$(errors "$work/notes.txt")"
+echo "timeline entries after the run: $entries; server peak memory: $rss"
