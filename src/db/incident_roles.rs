@@ -105,15 +105,6 @@ pub async fn assign(
         .await
 }
 
-/// Whether anyone has ever held this role in the incident.
-pub async fn ever_held(conn: &mut AsyncPgConnection, id: IncidentId, role: IncidentRole) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        incident_roles::table.filter(incident_roles::incident_id.eq(id)).filter(incident_roles::role.eq(role.as_str())),
-    ))
-    .get_result(conn)
-    .await
-}
-
 /// The current holder's name of one role for many incidents at once.
 pub async fn current_names(
     conn: &mut AsyncPgConnection,

@@ -74,14 +74,3 @@ pub async fn set_highlighted(conn: &mut AsyncPgConnection, id: EntryId, highligh
         .await?;
     Ok(())
 }
-
-/// Distinct authors of an incident's entries.
-pub async fn authors(conn: &mut AsyncPgConnection, id: IncidentId) -> QueryResult<Vec<UserId>> {
-    timeline_entries::table
-        .filter(timeline_entries::incident_id.eq(id))
-        .filter(timeline_entries::author_id.is_not_null())
-        .select(timeline_entries::author_id.assume_not_null())
-        .distinct()
-        .load(conn)
-        .await
-}

@@ -34,6 +34,20 @@ async fn notify(conn: &mut AsyncPgConnection, id: IncidentId) -> diesel::QueryRe
     Ok(())
 }
 
+/// The timeline entry that records an action, and the notice to live viewers:
+/// the common ending of every action in the room.
+async fn record_and_notify(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+    author: UserId,
+    kind: EntryKind,
+    body: &str,
+    at: DateTime<Utc>,
+) -> diesel::QueryResult<()> {
+    record(conn, id, Some(author), kind, body, at).await?;
+    notify(conn, id).await
+}
+
 async fn record(
     conn: &mut AsyncPgConnection,
     id: IncidentId,
@@ -109,8 +123,9 @@ async fn parse_responder(conn: &mut AsyncPgConnection, input: &str) -> Result<Op
     }
 }
 
-/// The raw values of the declare form.
-#[derive(Debug, Default, Clone)]
+/// The raw values of the declare form (it is deserialised straight into this).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct DeclareInput {
     pub title: String,
     pub severity: String,
@@ -363,8 +378,7 @@ pub async fn change_status(
         } else {
             format!("{who} changed the status: {} → {}.", current.label(), next.label())
         };
-        record(conn, id, Some(me), EntryKind::Status, &body, now).await?;
-        notify(conn, id).await?;
+        record_and_notify(conn, id, me, EntryKind::Status, &body, now).await?;
         Ok(updated)
     })
     .await
@@ -391,8 +405,7 @@ pub async fn change_severity(
                 .await?;
         let who = name_of(conn, me).await?;
         let body = format!("{who} changed the severity: {} → {next}.", incident.severity());
-        record(conn, id, Some(me), EntryKind::Severity, &body, now).await?;
-        notify(conn, id).await?;
+        record_and_notify(conn, id, me, EntryKind::Severity, &body, now).await?;
         Ok(updated)
     })
     .await
@@ -468,16 +481,15 @@ pub async fn relieve_role(pool: &DbPool, actor: &Actor, id: IncidentId, role_inp
         };
         incident_roles::relieve(conn, assignment.id, now).await?;
         let who = name_of(conn, me).await?;
-        record(
+        record_and_notify(
             conn,
             id,
-            Some(me),
+            me,
             EntryKind::Role,
             &format!("{who} stepped down as {}.", role.label().to_lowercase()),
             now,
         )
         .await?;
-        notify(conn, id).await?;
         Ok(())
     })
     .await
@@ -553,8 +565,7 @@ pub async fn correct_timestamp(
             Some(b) => format!("{who} corrected the {label} time from {} to {}.", fmt(b), fmt(at)),
             None => format!("{who} set the {label} time to {}.", fmt(at)),
         };
-        record(conn, id, Some(me), EntryKind::System, &body, now).await?;
-        notify(conn, id).await?;
+        record_and_notify(conn, id, me, EntryKind::System, &body, now).await?;
         Ok(updated)
     })
     .await
@@ -569,7 +580,8 @@ async fn require_current_lead(conn: &mut AsyncPgConnection, id: IncidentId, me: 
 
 /// The incident's own fields, edited with optimistic locking: `version` is
 /// what the editor saw; if someone saved since, nothing is written.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct DetailsInput {
     pub version: String,
     pub title: String,
@@ -649,7 +661,9 @@ pub async fn edit_details(
     .await
 }
 
-#[derive(Debug, Default, Clone)]
+/// The raw values of the new-task form.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct TaskInput {
     pub title: String,
     pub kind: String,
@@ -718,8 +732,7 @@ pub async fn create_task(
             body.push_str(&format!(", timeboxed to {m} min"));
         }
         body.push('.');
-        record(conn, id, Some(me), EntryKind::Task, &body, now).await?;
-        notify(conn, id).await?;
+        record_and_notify(conn, id, me, EntryKind::Task, &body, now).await?;
         Ok(task)
     })
     .await
@@ -758,8 +771,7 @@ pub async fn set_task_status(
         let updated = tasks::update(conn, task, &changes).await?;
         let who = name_of(conn, me).await?;
         let body = format!("{who} marked the task “{}” {}.", updated.title, status.label().to_lowercase());
-        record(conn, id, Some(me), EntryKind::Task, &body, now).await?;
-        notify(conn, id).await?;
+        record_and_notify(conn, id, me, EntryKind::Task, &body, now).await?;
         Ok(updated)
     })
     .await
@@ -791,8 +803,7 @@ pub async fn assign_task(
             Some(a) => format!("{who} assigned the task “{}” to {}.", updated.title, name_of(conn, a).await?),
             None => format!("{who} unassigned the task “{}”.", updated.title),
         };
-        record(conn, id, Some(me), EntryKind::Task, &body, now).await?;
-        notify(conn, id).await?;
+        record_and_notify(conn, id, me, EntryKind::Task, &body, now).await?;
         Ok(updated)
     })
     .await
@@ -828,8 +839,7 @@ pub async fn request_change(
         let change = change_requests::insert(conn, id, me, description, rollback_plan).await?;
         let who = name_of(conn, me).await?;
         let body = format!("{who} asks to change production: {description} (rollback: {rollback_plan})");
-        record(conn, id, Some(me), EntryKind::Change, &body, now).await?;
-        notify(conn, id).await?;
+        record_and_notify(conn, id, me, EntryKind::Change, &body, now).await?;
         Ok(change)
     })
     .await
@@ -857,16 +867,15 @@ pub async fn decide_change(
         let updated = change_requests::decide(conn, change, status, me, now).await?;
         let who = name_of(conn, me).await?;
         let verb = if approve { "approved" } else { "rejected" };
-        record(
+        record_and_notify(
             conn,
             id,
-            Some(me),
+            me,
             EntryKind::Change,
             &format!("{who} (lead) {verb} the change: {}", updated.description),
             now,
         )
         .await?;
-        notify(conn, id).await?;
         Ok(updated)
     })
     .await
@@ -893,16 +902,15 @@ pub async fn mark_change_applied(
         }
         let updated = change_requests::mark_applied(conn, change, me, now).await?;
         let who = name_of(conn, me).await?;
-        record(
+        record_and_notify(
             conn,
             id,
-            Some(me),
+            me,
             EntryKind::Change,
             &format!("{who} applied the change: {}", updated.description),
             now,
         )
         .await?;
-        notify(conn, id).await?;
         Ok(updated)
     })
     .await

@@ -172,17 +172,6 @@ pub async fn correct_timestamp(
     finish(&state, &user, layout, *id, result, RoomForm::default(), "moments").await
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DetailsForm {
-    pub version: String,
-    pub title: String,
-    pub summary: String,
-    pub environment: String,
-    pub conference_url: String,
-    pub customer_impact: String,
-}
-
 /// Saving the incident's details. When someone else saved first, nothing is
 /// written: the room shows their text beside yours (409), with your values
 /// still in the form and the current version, so saving again is a choice.
@@ -191,16 +180,8 @@ pub async fn edit_details(
     user: CurrentUser,
     layout: Layout,
     id: web::Path<IncidentId>,
-    CsrfForm(f): CsrfForm<DetailsForm>,
+    CsrfForm(f): CsrfForm<DetailsInput>,
 ) -> Result<HttpResponse, AppError> {
-    let input = DetailsInput {
-        version: f.version.clone(),
-        title: f.title.clone(),
-        summary: f.summary.clone(),
-        environment: f.environment.clone(),
-        conference_url: f.conference_url.clone(),
-        customer_impact: f.customer_impact.clone(),
-    };
     let mine = |version: i32| DetailsValues {
         version,
         title: f.title.clone(),
@@ -209,7 +190,7 @@ pub async fn edit_details(
         conference_url: f.conference_url.clone(),
         customer_impact: f.customer_impact.clone(),
     };
-    match svc::edit_details(&state.pool, &user.actor(), *id, &input).await {
+    match svc::edit_details(&state.pool, &user.actor(), *id, &f).await {
         Ok(_) => Ok(see_other(&format!("/incidents/{id}#details"))),
         Err(ServiceError::Conflict) => {
             let mut conn = state.pool.get().await?;
@@ -240,33 +221,14 @@ pub async fn edit_details(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct TaskForm {
-    pub title: String,
-    pub kind: String,
-    pub assignee: String,
-    pub timebox_minutes: String,
-    pub due_at: String,
-    pub ticket_url: String,
-}
-
 pub async fn create_task(
     state: web::Data<AppState>,
     user: CurrentUser,
     layout: Layout,
     id: web::Path<IncidentId>,
-    CsrfForm(f): CsrfForm<TaskForm>,
+    CsrfForm(f): CsrfForm<TaskInput>,
 ) -> Result<HttpResponse, AppError> {
-    let input = TaskInput {
-        title: f.title.clone(),
-        kind: f.kind.clone(),
-        assignee: f.assignee.clone(),
-        timebox_minutes: f.timebox_minutes.clone(),
-        due_at: f.due_at.clone(),
-        ticket_url: f.ticket_url.clone(),
-    };
-    let result = svc::create_task(&state.pool, &user.actor(), user.time_zone, *id, &input).await.map(|_| ());
+    let result = svc::create_task(&state.pool, &user.actor(), user.time_zone, *id, &f).await.map(|_| ());
     let form = RoomForm {
         task_title: f.title,
         task_kind: f.kind,

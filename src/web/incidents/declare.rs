@@ -4,7 +4,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 use crate::db::components::Component;
 use crate::db::{UserId, components, users};
@@ -16,26 +15,11 @@ use crate::startup::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DeclareForm {
-    pub title: String,
-    pub severity: String,
-    pub components: Vec<String>,
-    pub environment: String,
-    pub kind: String,
-    pub detection_source: String,
-    pub impact_started_at: String,
-    pub conference_url: String,
-    pub lead: String,
-    pub restricted: String,
-}
-
 #[derive(Template)]
 #[template(path = "incidents/new.html")]
 pub struct DeclarePage {
     pub layout: Layout,
-    pub form: DeclareForm,
+    pub form: DeclareInput,
     pub errors: FieldErrors,
     pub components: Vec<Component>,
     pub responders: Vec<(UserId, String)>,
@@ -64,7 +48,7 @@ async fn page(
     state: &AppState,
     user: &CurrentUser,
     layout: Layout,
-    form: DeclareForm,
+    form: DeclareInput,
     errors: FieldErrors,
 ) -> Result<DeclarePage, AppError> {
     let mut conn = state.pool.get().await?;
@@ -80,7 +64,7 @@ async fn page(
 
 pub async fn show(state: web::Data<AppState>, user: CurrentUser, layout: Layout) -> Result<HttpResponse, AppError> {
     user.require(Role::Responder)?;
-    let form = DeclareForm {
+    let form = DeclareInput {
         severity: "3".into(),
         kind: IncidentKind::Outage.as_str().into(),
         detection_source: DetectionSource::Staff.as_str().into(),
@@ -94,22 +78,10 @@ pub async fn submit(
     state: web::Data<AppState>,
     user: CurrentUser,
     layout: Layout,
-    CsrfForm(form): CsrfForm<DeclareForm>,
+    CsrfForm(form): CsrfForm<DeclareInput>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Responder)?;
-    let input = DeclareInput {
-        title: form.title.clone(),
-        severity: form.severity.clone(),
-        components: form.components.clone(),
-        environment: form.environment.clone(),
-        kind: form.kind.clone(),
-        detection_source: form.detection_source.clone(),
-        impact_started_at: form.impact_started_at.clone(),
-        conference_url: form.conference_url.clone(),
-        lead: form.lead.clone(),
-        restricted: form.restricted == "true",
-    };
-    match svc::declare(&state.pool, &user.actor(), user.time_zone, &input).await {
+    match svc::declare(&state.pool, &user.actor(), user.time_zone, &form).await {
         Ok(incident) => Ok(see_other(&format!("/incidents/{}", incident.id))),
         Err(ServiceError::Invalid(errors)) => {
             render(StatusCode::UNPROCESSABLE_ENTITY, &page(&state, &user, layout, form, errors).await?)

@@ -13,11 +13,6 @@ pub fn local_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string()
 }
 
-/// A moment in the viewer's zone, as a `datetime-local` field wants it.
-pub fn local_input(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string()
-}
-
 /// A moment for a `datetime` attribute (whole seconds: HTML allows at most milliseconds).
 pub fn iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
