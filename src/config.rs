@@ -64,7 +64,10 @@ pub struct SettingsArgs {
     /// Without it a key is generated and sessions do not survive a restart.
     #[arg(long, env = "SESSION_KEY", hide_env_values = true, global = true)]
     pub session_key: Option<String>,
-    /// smtp://user:pass@host:587 (STARTTLS) or smtps://host:465; without it mail is written to MAIL_DIR.
+    /// Where to send email: smtp://[user:pass@]host[:port] (port 587, STARTTLS: required when a user is
+    /// given, used when offered otherwise; override with ?tls=required|opportunistic|none) or
+    /// smtps://[user:pass@]host[:port] (port 465, TLS from the start). Percent-encode special characters
+    /// in the user and password. Without it, mail is written to MAIL_DIR.
     #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
     pub smtp_url: Option<String>,
     /// The From header of every email.
@@ -79,6 +82,22 @@ pub struct SettingsArgs {
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
+    /// Folder emails are written to (one .eml file each) when SMTP_URL is not set.
+    #[arg(long, env = "MAIL_DIR", default_value = "mail", global = true)]
+    pub mail_dir: String,
+    /// A PEM file with an extra CA certificate to trust for the SMTP server's TLS (e.g. an internal CA).
+    #[arg(long, env = "SMTP_CA_FILE", global = true)]
+    pub smtp_ca_file: Option<String>,
+    /// Seconds before the first retry of an email that could not be sent; each further retry waits
+    /// twice as long, up to an hour.
+    #[arg(long, env = "MAIL_RETRY_BASE_SECS", default_value = "30", global = true)]
+    pub mail_retry_base_secs: String,
+    /// The name shown at the top of the public status page and in its API.
+    #[arg(long, env = "STATUS_PAGE_NAME", default_value = "Firebreak", global = true)]
+    pub status_page_name: String,
+    /// Seconds between background refreshes of the public status page (it also refreshes on every change).
+    #[arg(long, env = "STATUS_REFRESH_SECS", default_value = "30", global = true)]
+    pub status_refresh_secs: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +119,13 @@ pub struct Settings {
     pub db_pool_size: usize,
     pub workers: usize,
     pub log_format: LogFormat,
+    pub mail_dir: std::path::PathBuf,
+    /// PEM text of an extra CA certificate for SMTP TLS (read at start-up).
+    pub smtp_ca_pem: Option<String>,
+    /// Wait before the first retry of an email; doubles with each attempt.
+    pub mail_retry_base: std::time::Duration,
+    pub status_page_name: String,
+    pub status_refresh: std::time::Duration,
 }
 
 /// A bad setting: its variable name, its flag and what is wrong.
@@ -156,6 +182,49 @@ impl Settings {
             "json" => LogFormat::Json,
             other => return Err(bad("LOG_FORMAT", "log-format", format!("is {other:?}: expected text or json"))),
         };
+        if args.mail_dir.trim().is_empty() {
+            return Err(bad("MAIL_DIR", "mail-dir", "is empty: name a folder, e.g. mail"));
+        }
+        let smtp_ca_pem = match args.smtp_ca_file.as_deref() {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read_to_string(path).map_err(|e| {
+                    bad("SMTP_CA_FILE", "smtp-ca-file", format!("is {path:?}, which cannot be read: {e}"))
+                })?;
+                if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(bad(
+                        "SMTP_CA_FILE",
+                        "smtp-ca-file",
+                        format!("is {path:?}, which holds no PEM certificate"),
+                    ));
+                }
+                Some(pem)
+            }
+        };
+        let mail_retry_base = match args.mail_retry_base_secs.trim().parse::<f64>() {
+            Ok(n) if (0.01..=3600.0).contains(&n) => std::time::Duration::from_secs_f64(n),
+            _ => {
+                return Err(bad(
+                    "MAIL_RETRY_BASE_SECS",
+                    "mail-retry-base-secs",
+                    format!("is {:?}: expected a number of seconds from 0.01 to 3600", args.mail_retry_base_secs),
+                ));
+            }
+        };
+        let status_page_name = args.status_page_name.trim().to_owned();
+        if status_page_name.is_empty() || status_page_name.chars().count() > 80 {
+            return Err(bad("STATUS_PAGE_NAME", "status-page-name", "must be 1 to 80 characters"));
+        }
+        let status_refresh = match args.status_refresh_secs.trim().parse::<u64>() {
+            Ok(n) if (1..=3600).contains(&n) => std::time::Duration::from_secs(n),
+            _ => {
+                return Err(bad(
+                    "STATUS_REFRESH_SECS",
+                    "status-refresh-secs",
+                    format!("is {:?}: expected a number of seconds from 1 to 3600", args.status_refresh_secs),
+                ));
+            }
+        };
         Ok(Settings {
             database_url,
             bind,
@@ -166,6 +235,11 @@ impl Settings {
             db_pool_size,
             workers,
             log_format,
+            mail_dir: std::path::PathBuf::from(args.mail_dir.trim()),
+            smtp_ca_pem,
+            mail_retry_base,
+            status_page_name,
+            status_refresh,
         })
     }
 
@@ -224,10 +298,7 @@ fn parse_session_key(s: &str) -> Result<SecretString, ConfigError> {
 }
 
 fn parse_smtp_url(s: &str) -> Result<SecretString, ConfigError> {
-    let url = url::Url::parse(s).map_err(|e| bad("SMTP_URL", "smtp-url", format!("is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
-        return Err(bad("SMTP_URL", "smtp-url", "must look like smtp://host:587 or smtps://host:465"));
-    }
+    crate::mail::SmtpEndpoint::parse(s).map_err(|problem| bad("SMTP_URL", "smtp-url", problem))?;
     Ok(SecretString::from(s.to_owned()))
 }
 

@@ -5,8 +5,10 @@
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod mail;
 pub mod services;
 pub mod startup;
+pub mod status;
 pub mod telemetry;
 pub mod web;
 

@@ -28,6 +28,8 @@ pub struct AppState {
     pub setup_done: AtomicBool,
     /// Incident changes from every instance (via LISTEN/NOTIFY), for live rooms.
     pub events: tokio::sync::broadcast::Sender<crate::db::IncidentId>,
+    /// The public status page's snapshot.
+    pub status: crate::status::StatusPage,
 }
 
 pub struct Application {
@@ -87,7 +89,10 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     let workers = settings.workers;
     let (events, _) = tokio::sync::broadcast::channel(1024);
     tokio::spawn(crate::web::incidents::live::listen(settings.database_url.expose_secret().to_owned(), events.clone()));
-    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events });
+    let status = crate::status::StatusPage::start(pool.clone(), &settings, events.subscribe());
+    crate::mail::spawn_worker(pool.clone(), settings.clone());
+    crate::services::maintenance::spawn_scheduler(pool.clone());
+    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status });
     let state = Arc::clone(&state.into_inner());
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())

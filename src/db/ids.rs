@@ -71,3 +71,23 @@ typed_id!(
     /// A row of `incident_roles`.
     RoleAssignmentId
 );
+typed_id!(
+    /// A row of `stakeholder_groups`.
+    GroupId
+);
+typed_id!(
+    /// A row of `incident_updates`.
+    UpdateId
+);
+typed_id!(
+    /// A row of `maintenances`.
+    MaintenanceId
+);
+typed_id!(
+    /// A row of `subscribers`.
+    SubscriberId
+);
+typed_id!(
+    /// A row of `outbox`.
+    OutboxId
+);

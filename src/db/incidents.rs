@@ -33,6 +33,8 @@ pub struct Incident {
     pub customer_impact: String,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
+    /// The id shown on the status page and in its API.
+    pub public_id: String,
 }
 
 impl Incident {
@@ -88,6 +90,7 @@ pub struct IncidentChanges<'a> {
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub status_changed_at: Option<DateTime<Utc>>,
+    pub visibility: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewIncident<'_>) -> QueryResult<Incident> {

@@ -3,14 +3,21 @@
 
 pub mod audit_log;
 pub mod change_requests;
+pub mod component_status;
 pub mod components;
 pub mod ids;
 pub mod incident_roles;
 pub mod incidents;
+pub mod maintenances;
+pub mod outbox;
+pub mod request_log;
 pub mod schema;
 pub mod sign_in_failures;
+pub mod stakeholders;
+pub mod subscribers;
 pub mod tasks;
 pub mod timeline;
+pub mod updates;
 pub mod users;
 
 use anyhow::Context;
@@ -20,7 +27,15 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use ids::{ChangeRequestId, ComponentId, EntryId, IncidentId, RoleAssignmentId, TaskId, UserId};
+pub use ids::{
+    ChangeRequestId, ComponentId, EntryId, GroupId, IncidentId, MaintenanceId, OutboxId, RoleAssignmentId,
+    SubscriberId, TaskId, UpdateId, UserId,
+};
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, for case-insensitive matches that use the `lower(...)` indexes.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
 
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type DbConn = Object<AsyncPgConnection>;

@@ -29,6 +29,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    component_status_changes (id) {
+        id -> Int8,
+        component_id -> Int8,
+        old_status -> Text,
+        new_status -> Text,
+        changed_at -> Timestamptz,
+        changed_by -> Nullable<Int8>,
+        incident_id -> Nullable<Int8>,
+        update_id -> Nullable<Int8>,
+        maintenance_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     components (id) {
         id -> Int8,
         name -> Text,
@@ -38,6 +52,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        public_id -> Text,
     }
 }
 
@@ -57,6 +72,31 @@ diesel::table! {
         assigned_by -> Nullable<Int8>,
         assumed_at -> Timestamptz,
         relieved_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    incident_stakeholder_groups (incident_id, group_id) {
+        incident_id -> Int8,
+        group_id -> Int8,
+    }
+}
+
+diesel::table! {
+    incident_updates (id) {
+        id -> Int8,
+        public_id -> Text,
+        incident_id -> Int8,
+        status -> Text,
+        audience -> Text,
+        impact -> Text,
+        actions -> Text,
+        impact_started_at -> Timestamptz,
+        next_update_at -> Nullable<Timestamptz>,
+        subject -> Text,
+        body -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -84,6 +124,73 @@ diesel::table! {
         customer_impact -> Text,
         version -> Int4,
         updated_at -> Timestamptz,
+        public_id -> Text,
+    }
+}
+
+diesel::table! {
+    maintenance_components (maintenance_id, component_id) {
+        maintenance_id -> Int8,
+        component_id -> Int8,
+    }
+}
+
+diesel::table! {
+    maintenances (id) {
+        id -> Int8,
+        public_id -> Text,
+        title -> Text,
+        message -> Text,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        status -> Text,
+        started_at -> Nullable<Timestamptz>,
+        completed_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        message_id -> Text,
+        kind -> Text,
+        to_address -> Text,
+        to_name -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        list_unsubscribe -> Nullable<Text>,
+        calendar -> Nullable<Text>,
+        calendar_method -> Nullable<Text>,
+        incident_id -> Nullable<Int8>,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    outbox_attempts (id) {
+        id -> Int8,
+        outbox_id -> Int8,
+        attempted_at -> Timestamptz,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    request_log (id) {
+        id -> Int8,
+        bucket -> Text,
+        key -> Text,
+        at -> Timestamptz,
     }
 }
 
@@ -93,6 +200,43 @@ diesel::table! {
         email -> Text,
         client_addr -> Text,
         failed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stakeholder_groups (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stakeholder_members (id) {
+        id -> Int8,
+        group_id -> Int8,
+        name -> Text,
+        email -> Text,
+    }
+}
+
+diesel::table! {
+    subscriber_components (subscriber_id, component_id) {
+        subscriber_id -> Int8,
+        component_id -> Int8,
+    }
+}
+
+diesel::table! {
+    subscribers (id) {
+        id -> Int8,
+        email -> Text,
+        token -> Text,
+        all_components -> Bool,
+        confirmed_at -> Nullable<Timestamptz>,
+        confirmation_sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -147,20 +291,42 @@ diesel::table! {
 
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(change_requests -> incidents (incident_id));
+diesel::joinable!(component_status_changes -> components (component_id));
 diesel::joinable!(incident_components -> components (component_id));
 diesel::joinable!(incident_components -> incidents (incident_id));
 diesel::joinable!(incident_roles -> incidents (incident_id));
+diesel::joinable!(incident_stakeholder_groups -> incidents (incident_id));
+diesel::joinable!(incident_stakeholder_groups -> stakeholder_groups (group_id));
+diesel::joinable!(incident_updates -> incidents (incident_id));
+diesel::joinable!(maintenance_components -> components (component_id));
+diesel::joinable!(maintenance_components -> maintenances (maintenance_id));
+diesel::joinable!(outbox_attempts -> outbox (outbox_id));
+diesel::joinable!(stakeholder_members -> stakeholder_groups (group_id));
+diesel::joinable!(subscriber_components -> components (component_id));
+diesel::joinable!(subscriber_components -> subscribers (subscriber_id));
 diesel::joinable!(tasks -> incidents (incident_id));
 diesel::joinable!(timeline_entries -> incidents (incident_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     change_requests,
+    component_status_changes,
     components,
     incident_components,
     incident_roles,
+    incident_stakeholder_groups,
+    incident_updates,
     incidents,
+    maintenance_components,
+    maintenances,
+    outbox,
+    outbox_attempts,
+    request_log,
     sign_in_failures,
+    stakeholder_groups,
+    stakeholder_members,
+    subscriber_components,
+    subscribers,
     tasks,
     timeline_entries,
     users,

@@ -2,8 +2,13 @@
 //! types live here so that the rest of the code only ever sees valid values.
 
 pub mod incident;
+pub mod maintenance;
 pub mod markdown;
+pub mod stakeholders;
+pub mod status;
 pub mod throttle;
+pub mod updates;
+pub mod uptime;
 pub mod user;
 
 pub use user::{DisplayName, EmailAddress, NewPassword, Role, TimeZoneName};

@@ -12,7 +12,8 @@ use crate::db::incidents::{self, Incident, IncidentChanges, NewIncident};
 use crate::db::tasks::{self, NewTask, Task, TaskChanges};
 use crate::db::timeline::{self, NewEntry};
 use crate::db::{
-    ChangeRequestId, ComponentId, DbPool, EntryId, IncidentId, TaskId, UserId, components, incident_roles, users,
+    ChangeRequestId, ComponentId, DbPool, EntryId, IncidentId, TaskId, UserId, components, incident_roles,
+    stakeholders, users,
 };
 use crate::domain::Role;
 use crate::domain::incident::{
@@ -25,7 +26,7 @@ use crate::domain::markdown::to_safe_html;
 pub const NOTIFY_CHANNEL: &str = "firebreak_incident";
 
 /// Tells every app instance that this incident changed (sent at commit).
-async fn notify(conn: &mut AsyncPgConnection, id: IncidentId) -> diesel::QueryResult<()> {
+pub(crate) async fn notify(conn: &mut AsyncPgConnection, id: IncidentId) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT pg_notify($1, $2)")
         .bind::<Text, _>(NOTIFY_CHANNEL)
         .bind::<Text, _>(id.to_string())
@@ -48,7 +49,7 @@ async fn record_and_notify(
     notify(conn, id).await
 }
 
-async fn record(
+pub(crate) async fn record(
     conn: &mut AsyncPgConnection,
     id: IncidentId,
     author: Option<UserId>,
@@ -72,7 +73,7 @@ async fn record(
     Ok(())
 }
 
-fn require_responder(actor: &Actor) -> Result<UserId, ServiceError> {
+pub(crate) fn require_responder(actor: &Actor) -> Result<UserId, ServiceError> {
     match actor.id {
         Some(id) if actor.role.allows(Role::Responder) => Ok(id),
         _ => Err(ServiceError::Forbidden("only responders change incidents")),
@@ -93,7 +94,7 @@ pub async fn can_view(conn: &mut AsyncPgConnection, incident: &Incident, actor: 
 
 /// Loads and locks an incident the actor may see; NotFound otherwise (a
 /// restricted incident does not reveal that it exists).
-async fn load_for_change(
+pub(crate) async fn load_for_change(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: IncidentId,
@@ -105,7 +106,7 @@ async fn load_for_change(
     Ok(incident)
 }
 
-async fn name_of(conn: &mut AsyncPgConnection, id: UserId) -> diesel::QueryResult<String> {
+pub(crate) async fn name_of(conn: &mut AsyncPgConnection, id: UserId) -> diesel::QueryResult<String> {
     Ok(users::find(conn, id).await?.map(|u| u.display_name).unwrap_or_else(|| format!("user {id}")))
 }
 
@@ -143,6 +144,7 @@ pub struct DeclareInput {
 /// unless someone else is chosen) and the first timeline entries.
 pub async fn declare(
     pool: &DbPool,
+    settings: &crate::config::Settings,
     actor: &Actor,
     tz: chrono_tz::Tz,
     input: &DeclareInput,
@@ -247,6 +249,20 @@ pub async fn declare(
         let incident =
             incidents::update(conn, incident.id, &IncidentChanges { acknowledged_at: Some(now), ..Default::default() })
                 .await?;
+        // Severe incidents keep every stakeholder group informed by default.
+        if severity.level() <= 2 {
+            let all: Vec<_> = stakeholders::list_groups(conn).await?.iter().map(|g| g.id).collect();
+            stakeholders::set_groups_for_incident(conn, incident.id, &all).await?;
+        }
+        let announced = super::updates::announce(conn, settings, &incident).await?;
+        if announced > 0 {
+            let body = format!(
+                "Announced to the “{}” group ({announced} recipient{}).",
+                stakeholders::INCIDENT_REPORTS,
+                if announced == 1 { "" } else { "s" }
+            );
+            record(conn, incident.id, None, EntryKind::System, &body, now).await?;
+        }
         notify(conn, incident.id).await?;
         Ok(incident)
     })
@@ -345,43 +361,55 @@ pub async fn change_status(
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
         let incident = load_for_change(conn, actor, id).await?;
-        let current = incident.status();
-        if !current.can_move_to(next) {
-            let message = if current == next {
-                format!("The incident is already {}.", next.label().to_lowercase())
-            } else {
-                format!(
-                    "An incident that is {} cannot move to {}.",
-                    current.label().to_lowercase(),
-                    next.label().to_lowercase()
-                )
-            };
-            return Err(ServiceError::Invalid(FieldErrors::single("status", message)));
-        }
-        let mut changes =
-            IncidentChanges { status: Some(next.as_str()), status_changed_at: Some(now), ..Default::default() };
-        match next {
-            IncidentStatus::Monitoring if incident.mitigated_at.is_none() => changes.mitigated_at = Some(now),
-            IncidentStatus::Resolved if incident.resolved_at.is_none() => {
-                changes.resolved_at = Some(now);
-                if incident.mitigated_at.is_none() {
-                    changes.mitigated_at = Some(now);
-                }
-            }
-            IncidentStatus::Closed if incident.closed_at.is_none() => changes.closed_at = Some(now),
-            _ => {}
-        }
-        let updated = incidents::update(conn, id, &changes).await?;
-        let who = name_of(conn, me).await?;
-        let body = if current.is_reopening(next) {
-            format!("{who} reopened the incident: {} → {}.", current.label(), next.label())
-        } else {
-            format!("{who} changed the status: {} → {}.", current.label(), next.label())
-        };
-        record_and_notify(conn, id, me, EntryKind::Status, &body, now).await?;
-        Ok(updated)
+        move_status(conn, &incident, next, me, now).await
     })
     .await
+}
+
+/// Moves a locked incident to another status: checks the transition, sets
+/// the timestamps it implies, writes the timeline entry and notifies.
+pub(crate) async fn move_status(
+    conn: &mut AsyncPgConnection,
+    incident: &Incident,
+    next: IncidentStatus,
+    me: UserId,
+    now: DateTime<Utc>,
+) -> Result<Incident, ServiceError> {
+    let current = incident.status();
+    if !current.can_move_to(next) {
+        let message = if current == next {
+            format!("The incident is already {}.", next.label().to_lowercase())
+        } else {
+            format!(
+                "An incident that is {} cannot move to {}.",
+                current.label().to_lowercase(),
+                next.label().to_lowercase()
+            )
+        };
+        return Err(ServiceError::Invalid(FieldErrors::single("status", message)));
+    }
+    let mut changes =
+        IncidentChanges { status: Some(next.as_str()), status_changed_at: Some(now), ..Default::default() };
+    match next {
+        IncidentStatus::Monitoring if incident.mitigated_at.is_none() => changes.mitigated_at = Some(now),
+        IncidentStatus::Resolved if incident.resolved_at.is_none() => {
+            changes.resolved_at = Some(now);
+            if incident.mitigated_at.is_none() {
+                changes.mitigated_at = Some(now);
+            }
+        }
+        IncidentStatus::Closed if incident.closed_at.is_none() => changes.closed_at = Some(now),
+        _ => {}
+    }
+    let updated = incidents::update(conn, incident.id, &changes).await?;
+    let who = name_of(conn, me).await?;
+    let body = if current.is_reopening(next) {
+        format!("{who} reopened the incident: {} → {}.", current.label(), next.label())
+    } else {
+        format!("{who} changed the status: {} → {}.", current.label(), next.label())
+    };
+    record_and_notify(conn, incident.id, me, EntryKind::Status, &body, now).await?;
+    Ok(updated)
 }
 
 pub async fn change_severity(

@@ -3,8 +3,14 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod components;
+pub mod emails;
 pub mod incidents;
+pub mod maintenance;
 pub mod passwords;
+pub mod stakeholders;
+pub mod subscriptions;
+pub mod updates;
 
 use std::collections::BTreeMap;
 

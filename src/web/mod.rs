@@ -9,8 +9,11 @@ pub mod error;
 pub mod health;
 pub mod incidents;
 pub mod layout;
+pub mod maintenances;
 pub mod session;
 pub mod static_files;
+pub mod status;
+pub mod subscriptions;
 
 pub use actix_web::web::Data;
 
@@ -68,6 +71,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/incidents/{id}/changes", web::post().to(incidents::actions::request_change))
         .route("/incidents/{id}/changes/{change}/decision", web::post().to(incidents::actions::decide_change))
         .route("/incidents/{id}/changes/{change}/applied", web::post().to(incidents::actions::mark_change_applied))
+        .route("/incidents/{id}/updates", web::post().to(incidents::updates::submit))
+        .route("/incidents/{id}/updates/new", web::get().to(incidents::updates::new_form))
+        .configure(status::configure)
+        .configure(admin::outbox::configure)
+        .configure(admin::groups::configure)
+        .configure(admin::components::configure)
+        .configure(maintenances::configure)
+        .configure(subscriptions::configure)
         .default_service(web::to(error::not_found));
 }
 

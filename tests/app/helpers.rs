@@ -157,6 +157,11 @@ pub fn test_settings(db_url: &str) -> Settings {
         db_pool_size: 4,
         workers: 1,
         log_format: LogFormat::Text,
+        mail_dir: std::env::temp_dir().join(format!("firebreak-mail-{}", uuid::Uuid::new_v4())),
+        smtp_ca_pem: None,
+        mail_retry_base: std::time::Duration::from_millis(200),
+        status_page_name: "Example".to_owned(),
+        status_refresh: std::time::Duration::from_secs(30),
     }
 }
 

@@ -2,4 +2,6 @@
 
 pub mod audit;
 pub mod components;
+pub mod groups;
+pub mod outbox;
 pub mod users;

@@ -81,7 +81,7 @@ pub async fn submit(
     CsrfForm(form): CsrfForm<DeclareInput>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Responder)?;
-    match svc::declare(&state.pool, &user.actor(), user.time_zone, &form).await {
+    match svc::declare(&state.pool, &state.settings, &user.actor(), user.time_zone, &form).await {
         Ok(incident) => Ok(see_other(&format!("/incidents/{}", incident.id))),
         Err(ServiceError::Invalid(errors)) => {
             render(StatusCode::UNPROCESSABLE_ENTITY, &page(&state, &user, layout, form, errors).await?)

@@ -5,6 +5,7 @@ pub mod declare;
 pub mod list;
 pub mod live;
 pub mod room;
+pub mod updates;
 
 use chrono::{DateTime, Utc};
 

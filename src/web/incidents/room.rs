@@ -9,12 +9,15 @@ use serde::Deserialize;
 
 use super::{iso, local_time};
 use crate::db::incidents::Incident;
-use crate::db::{IncidentId, UserId, change_requests, components, incident_roles, incidents, tasks, timeline, users};
+use crate::db::{
+    IncidentId, UserId, change_requests, components, incident_roles, incidents, tasks, timeline, updates, users,
+};
 use crate::domain::Role;
 use crate::domain::incident::{
     ChangeStatus, EntryKind, IncidentRole, IncidentStatus, Severity, TaskKind, TaskStatus, format_duration,
     timebox_overrun,
 };
+use crate::domain::updates::is_overdue;
 use crate::services::FieldErrors;
 use crate::services::incidents::can_view;
 use crate::startup::AppState;
@@ -137,6 +140,27 @@ pub struct Clock {
     pub since: String,
 }
 
+/// A stakeholder update as the room lists it.
+pub struct UpdateView {
+    pub when: String,
+    pub iso: String,
+    pub by: String,
+    pub audience: &'static str,
+    pub subject: String,
+    pub body: String,
+}
+
+/// The room's communications panel.
+pub struct CommsView {
+    pub may_send: bool,
+    pub updates: Vec<UpdateView>,
+    /// When the promised next update is due, for people.
+    pub next_due: Option<String>,
+    pub overdue: bool,
+    /// Resolved, but the last update did not say so: offer the restoration notice.
+    pub restoration_due: bool,
+}
+
 pub struct Moment {
     pub key: &'static str,
     pub label: &'static str,
@@ -171,6 +195,7 @@ pub struct RoomPage {
     pub form: RoomForm,
     pub details: DetailsValues,
     pub conflict: Option<Conflict>,
+    pub comms: CommsView,
 }
 
 impl RoomPage {
@@ -231,6 +256,8 @@ pub async fn build(
     let task_rows = tasks::list_for(&mut conn, id).await?;
     let change_rows = change_requests::list_for(&mut conn, id).await?;
     let all_users = users::list(&mut conn).await?;
+    let update_rows = updates::list_for(&mut conn, id).await?;
+    let may_send = crate::services::updates::may_send(&mut conn, id, &user.actor()).await?;
     drop(conn);
 
     let name = |uid: UserId| {
@@ -287,6 +314,34 @@ pub async fn build(
             "Who will communicate with users about this? Nobody has been communications lead for {minutes_since_declared} min since the incident was declared."
         ));
     }
+
+    let latest = update_rows.first().map(|(u, _)| u);
+    let next_due_at = latest.and_then(|u| u.next_update_at);
+    let overdue = is_overdue(next_due_at, status, now);
+    if overdue && let Some(due) = next_due_at {
+        warnings.push(format!(
+            "The next update was promised by {} ({} ago). Send an update, even if there is nothing new.",
+            local_time(due, tz),
+            format_duration(now - due)
+        ));
+    }
+    let comms = CommsView {
+        may_send,
+        next_due: next_due_at.filter(|_| status.is_active()).map(|t| local_time(t, tz)),
+        overdue,
+        restoration_due: !status.is_active() && latest.is_none_or(|u| u.status != IncidentStatus::Resolved.as_str()),
+        updates: update_rows
+            .iter()
+            .map(|(u, by)| UpdateView {
+                when: local_time(u.created_at, tz),
+                iso: iso(u.created_at),
+                by: by.clone().unwrap_or_else(|| "Firebreak".to_owned()),
+                audience: u.audience().label(),
+                subject: u.subject.clone(),
+                body: u.body.clone(),
+            })
+            .collect(),
+    };
 
     let mut entry_views: Vec<EntryView> = entries
         .into_iter()
@@ -413,6 +468,7 @@ pub async fn build(
         form,
         details,
         conflict,
+        comms,
         incident,
     })
 }

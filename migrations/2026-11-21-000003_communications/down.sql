@@ -1,0 +1,17 @@
+DROP TABLE outbox_attempts;
+DROP TABLE outbox;
+DROP TABLE request_log;
+DROP TABLE subscriber_components;
+DROP TABLE subscribers;
+DROP TABLE component_status_changes;
+DROP TABLE maintenance_components;
+DROP TABLE maintenances;
+DROP TABLE incident_updates;
+DROP TABLE incident_stakeholder_groups;
+DROP TABLE stakeholder_members;
+DROP TABLE stakeholder_groups;
+DROP INDEX components_public_id_key;
+ALTER TABLE components DROP COLUMN public_id;
+DROP INDEX incidents_public_id_key;
+ALTER TABLE incidents DROP COLUMN public_id;
+DROP FUNCTION firebreak_public_id();

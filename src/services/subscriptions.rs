@@ -1,0 +1,187 @@
+//! Status-page subscriptions with double opt-in. Nothing is sent to an
+//! address until its owner clicks the confirmation link, and the answer to a
+//! subscribe request never reveals whether the address was already subscribed.
+
+use chrono::{Duration, Utc};
+use diesel_async::AsyncConnection;
+use rand::Rng;
+
+use super::emails::{Email, link};
+use super::updates::unsubscribe_link;
+use super::{FieldErrors, ServiceError};
+use crate::config::Settings;
+use crate::db::components::Component;
+use crate::db::subscribers::{self, Subscriber};
+use crate::db::{DbPool, components, outbox, request_log};
+use crate::domain::EmailAddress;
+
+/// Subscribe requests one client may make per hour.
+pub const PER_CLIENT_PER_HOUR: i64 = 20;
+/// Confirmation emails one address may receive per hour.
+pub const PER_ADDRESS_PER_HOUR: i64 = 3;
+
+/// The raw values of the subscribe form.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct SubscribeInput {
+    pub email: String,
+    /// `all` or `chosen`.
+    pub scope: String,
+    /// Component public ids.
+    pub components: Vec<String>,
+}
+
+/// Why a subscribe request was refused before anything was checked.
+pub const RATE_LIMIT_FIELD: &str = "rate";
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Handles a subscribe request. On success the caller shows the same "check
+/// your inbox" page whatever the address's state was.
+pub async fn subscribe(
+    pool: &DbPool,
+    settings: &Settings,
+    client: &str,
+    input: &SubscribeInput,
+) -> Result<(), ServiceError> {
+    let now = Utc::now();
+    let mut errors = FieldErrors::new();
+    let email = errors.check("email", EmailAddress::parse(&input.email));
+    let all = input.scope.trim() != "chosen";
+    let mut conn = pool.get().await?;
+    let known = components::list(&mut conn).await?;
+    let mut chosen: Vec<&Component> = Vec::new();
+    if !all {
+        for public_id in &input.components {
+            match known.iter().find(|c| c.public_id == public_id.trim()) {
+                Some(c) => chosen.push(c),
+                None => errors.add("components", "Choose components from the list."),
+            }
+        }
+        if input.components.is_empty() {
+            errors.add("components", "Choose at least one component, or subscribe to all of them.");
+        }
+    }
+    let (Some(email), true) = (email, errors.is_empty()) else {
+        return Err(ServiceError::Invalid(errors));
+    };
+    let email = email.as_str().to_owned();
+    let component_ids: Vec<_> = chosen.iter().map(|c| c.id).collect();
+
+    conn.transaction(async |conn| {
+        let hour_ago = now - Duration::hours(1);
+        let from_client = request_log::record_and_count(conn, "subscribe-client", client, hour_ago).await?;
+        if from_client > PER_CLIENT_PER_HOUR {
+            return Err(ServiceError::Invalid(FieldErrors::single(
+                RATE_LIMIT_FIELD,
+                "Too many subscription requests from your network. Try again in an hour.",
+            )));
+        }
+        let for_address =
+            request_log::record_and_count(conn, "subscribe-address", &email.to_lowercase(), hour_ago).await?;
+        let may_email = for_address <= PER_ADDRESS_PER_HOUR;
+
+        let existing = subscribers::find_by_email_for_update(conn, &email).await?;
+        let subscriber = match existing {
+            Some(s) => s,
+            None => match subscribers::insert(conn, &email, &new_token(), all).await? {
+                Some(s) => s,
+                // Someone subscribed the same address a moment ago: same answer.
+                None => return Ok(()),
+            },
+        };
+        if subscriber.confirmed_at.is_some() {
+            // Already subscribed: tell the owner (not the requester), and keep
+            // their choice of components until they change it themselves.
+            if may_email {
+                outbox::enqueue(conn, &[already_subscribed(settings, &subscriber)?]).await?;
+            }
+            return Ok(());
+        }
+        subscribers::set_components(conn, subscriber.id, all, &component_ids).await?;
+        if may_email {
+            outbox::enqueue(conn, &[confirmation(settings, &subscriber)?]).await?;
+            subscribers::mark_confirmation_sent(conn, subscriber.id, now).await?;
+        }
+        Ok(())
+    })
+    .await?;
+
+    // Old rate-limit rows are of no use; drop them now and then.
+    if rand::rng().random_ratio(1, 50) {
+        let _ = request_log::prune(&mut conn, now - Duration::days(1)).await;
+    }
+    Ok(())
+}
+
+fn confirmation(settings: &Settings, s: &Subscriber) -> Result<crate::db::outbox::NewMessage, ServiceError> {
+    let email = Email {
+        kind: "confirm_subscription",
+        subject: format!("Confirm your subscription to {} status updates", settings.status_page_name),
+        heading: "Confirm your subscription".to_owned(),
+        body: format!(
+            "Someone, hopefully you, asked to receive {} status updates at this address.\n\n\
+             Nothing will be sent until you confirm. If you did not ask for this, ignore this email.",
+            settings.status_page_name
+        ),
+        link_label: "Confirm subscription".to_owned(),
+        link_url: link(settings, &format!("/status/subscriptions/{}/confirm", s.token)),
+        footer: None,
+        unsubscribe_url: None,
+        incident_id: None,
+    };
+    email.to(settings, "", &s.email).map_err(|e| ServiceError::Unexpected(e.into()))
+}
+
+fn already_subscribed(settings: &Settings, s: &Subscriber) -> Result<crate::db::outbox::NewMessage, ServiceError> {
+    let email = Email {
+        kind: "already_subscribed",
+        subject: format!("You are already subscribed to {} status updates", settings.status_page_name),
+        heading: "You are already subscribed".to_owned(),
+        body: "Someone asked to subscribe this address again. You are already subscribed, so nothing changed.\n\n\
+               To follow different components, unsubscribe with the link below and subscribe again."
+            .to_owned(),
+        link_label: "View the status page".to_owned(),
+        link_url: link(settings, "/status"),
+        footer: None,
+        unsubscribe_url: Some(unsubscribe_link(settings, &s.token)),
+        incident_id: None,
+    };
+    email.to(settings, "", &s.email).map_err(|e| ServiceError::Unexpected(e.into()))
+}
+
+/// Confirms a subscription from its emailed link; `None` for an unknown or
+/// withdrawn link.
+pub async fn confirm(pool: &DbPool, token: &str) -> Result<Option<Subscriber>, ServiceError> {
+    if !valid_token(token) {
+        return Ok(None);
+    }
+    let mut conn = pool.get().await?;
+    Ok(subscribers::confirm(&mut conn, token, Utc::now()).await?)
+}
+
+/// Looks a subscription up by its link (for the unsubscribe page).
+pub async fn find(pool: &DbPool, token: &str) -> Result<Option<Subscriber>, ServiceError> {
+    if !valid_token(token) {
+        return Ok(None);
+    }
+    let mut conn = pool.get().await?;
+    Ok(subscribers::find_by_token(&mut conn, token).await?)
+}
+
+/// Removes a subscription; whether there was one.
+pub async fn unsubscribe(pool: &DbPool, token: &str) -> Result<bool, ServiceError> {
+    if !valid_token(token) {
+        return Ok(false);
+    }
+    let mut conn = pool.get().await?;
+    Ok(subscribers::delete_by_token(&mut conn, token).await?)
+}
+
+fn valid_token(token: &str) -> bool {
+    token.len() == 48 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}

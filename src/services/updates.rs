@@ -1,0 +1,469 @@
+//! Stakeholder updates: the communications lead composes one from a filled-in
+//! template, previews it, and sends it. Sending writes the update, its
+//! timeline entries, any status and component changes and one outbox row per
+//! recipient in a single transaction.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use super::emails::{Email, link};
+use super::incidents::{load_for_change, move_status, name_of, notify, record, require_responder};
+use super::{Actor, FieldErrors, ServiceError};
+use crate::config::Settings;
+use crate::db::component_status::{self, Cause};
+use crate::db::components::{self, Component};
+use crate::db::incidents::{self, Incident, IncidentChanges};
+use crate::db::outbox::{self, NewMessage};
+use crate::db::stakeholders::{self, Member};
+use crate::db::subscribers::{self, Subscriber};
+use crate::db::updates::{self, NewUpdate, Update};
+use crate::db::{ComponentId, DbPool, GroupId, IncidentId, UserId, incident_roles};
+use crate::domain::Role;
+use crate::domain::incident::{self as rules, EntryKind, IncidentRole, IncidentStatus, Visibility};
+use crate::domain::status::{Audience, ComponentStatus};
+use crate::domain::updates::{self as update_rules, Composed, Draft};
+
+/// The raw values of the update form.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct UpdateInput {
+    pub status: String,
+    pub impact_started_at: String,
+    pub impact: String,
+    pub actions: String,
+    pub next_update: String,
+    pub audience: String,
+    /// Stakeholder group ids.
+    pub groups: Vec<String>,
+    /// One per listed component: `"{id}:{status}"`, or `"{id}:"` for no change.
+    pub component_status: Vec<String>,
+    /// Which button was pressed: `preview` or `send`.
+    pub action: String,
+}
+
+/// A checked update, ready to preview or send.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub draft: Draft,
+    pub composed: Composed,
+    pub audience: Audience,
+    pub groups: Vec<GroupId>,
+    /// Components whose status this update changes: (component, new status).
+    pub changes: Vec<(Component, ComponentStatus)>,
+    pub internal_recipients: Vec<Member>,
+    pub subscribers: usize,
+}
+
+/// Who may speak for an incident: its communications lead, its lead, or an admin.
+pub async fn may_send(conn: &mut AsyncPgConnection, incident: IncidentId, actor: &Actor) -> diesel::QueryResult<bool> {
+    let Some(user) = actor.id else { return Ok(false) };
+    if actor.role == Role::Admin {
+        return Ok(true);
+    }
+    if !actor.role.allows(Role::Responder) {
+        return Ok(false);
+    }
+    let roles = incident_roles::current_roles_of(conn, incident, user).await?;
+    Ok(roles.iter().any(|a| matches!(a.role(), IncidentRole::CommsLead | IncidentRole::Lead)))
+}
+
+async fn require_sender(
+    conn: &mut AsyncPgConnection,
+    incident: IncidentId,
+    actor: &Actor,
+) -> Result<UserId, ServiceError> {
+    let me = require_responder(actor)?;
+    if !may_send(conn, incident, actor).await? {
+        return Err(ServiceError::Forbidden("only the communications lead or the incident lead sends updates"));
+    }
+    Ok(me)
+}
+
+/// Parses and checks the form against the incident as it is now.
+async fn prepare_in(
+    conn: &mut AsyncPgConnection,
+    incident: &Incident,
+    tz: chrono_tz::Tz,
+    input: &UpdateInput,
+    now: DateTime<Utc>,
+) -> Result<Prepared, ServiceError> {
+    let mut errors = FieldErrors::new();
+    let status = errors.check("status", IncidentStatus::parse(&input.status));
+    if status == Some(IncidentStatus::Closed) {
+        errors.add("status", "Updates describe investigating, identified, monitoring or resolved.");
+    }
+    if let Some(s) = status
+        && s != incident.status()
+        && !incident.status().can_move_to(s)
+    {
+        errors.add(
+            "status",
+            format!(
+                "An incident that is {} cannot move to {}.",
+                incident.status().label().to_lowercase(),
+                s.label().to_lowercase()
+            ),
+        );
+    }
+    let impact_started = match rules::parse_past_time(&input.impact_started_at, tz, now) {
+        Ok(Some(t)) => Some(t),
+        Ok(None) => {
+            errors.add("impact_started_at", "Enter when the impact started.");
+            None
+        }
+        Err(m) => {
+            errors.add("impact_started_at", m);
+            None
+        }
+    };
+    let impact = errors.check("impact", rules::parse_short_text(&input.impact, "likely impact", 5000));
+    let actions = errors.check("actions", rules::parse_short_text(&input.actions, "what is being done", 5000));
+    if impact.as_deref().is_some_and(str::is_empty) {
+        errors.add("impact", "Say who is affected and how.");
+    }
+    if actions.as_deref().is_some_and(str::is_empty) {
+        errors.add("actions", "Say what is being done.");
+    }
+    let next = status.map(|s| update_rules::parse_next_update(&input.next_update, s));
+    let next = match next {
+        Some(Ok(n)) => n,
+        Some(Err(m)) => {
+            errors.add("next_update", m);
+            None
+        }
+        None => None,
+    };
+    let audience = errors.check("audience", Audience::parse(&input.audience));
+    if audience.is_some_and(Audience::is_public) && incident.visibility() == Visibility::Restricted {
+        errors.add("audience", "Restricted incidents are never published; send to internal stakeholders only.");
+    }
+
+    let all_groups = stakeholders::list_groups(conn).await?;
+    let mut groups = Vec::new();
+    for g in &input.groups {
+        match g.trim().parse::<GroupId>() {
+            Ok(id) if all_groups.iter().any(|x| x.id == id) => groups.push(id),
+            _ => errors.add("groups", "Choose groups from the list."),
+        }
+    }
+    groups.sort();
+    groups.dedup();
+    if audience.is_some_and(Audience::is_internal) && groups.is_empty() {
+        errors.add("groups", "Choose at least one stakeholder group, or send to the public status page only.");
+    }
+
+    let affected = components::for_incident(conn, incident.id).await?;
+    let mut changes = Vec::new();
+    for value in &input.component_status {
+        let Some((id, wanted)) = value.split_once(':') else {
+            errors.add("component_status", "Choose a status for each component from the list.");
+            continue;
+        };
+        let Some(component) = id.trim().parse::<ComponentId>().ok().and_then(|id| affected.iter().find(|c| c.id == id))
+        else {
+            errors.add("component_status", "Choose components of this incident.");
+            continue;
+        };
+        if wanted.trim().is_empty() {
+            continue;
+        }
+        match ComponentStatus::parse(wanted) {
+            Ok(s) if s.as_str() != component.status => changes.push((component.clone(), s)),
+            Ok(_) => {}
+            Err(m) => errors.add("component_status", m),
+        }
+    }
+
+    let (Some(status), Some(impact_started), Some(impact), Some(actions), Some(audience), true) =
+        (status, impact_started, impact, actions, audience, errors.is_empty())
+    else {
+        return Err(ServiceError::Invalid(errors));
+    };
+    let draft = Draft {
+        title: incident.title.clone(),
+        status,
+        impact_started_at: impact_started,
+        components: affected
+            .iter()
+            .map(|c| {
+                let after = changes
+                    .iter()
+                    .find(|(changed, _)| changed.id == c.id)
+                    .map(|(_, s)| *s)
+                    .unwrap_or_else(|| ComponentStatus::parse(&c.status).unwrap_or(ComponentStatus::Operational));
+                (c.name.clone(), after)
+            })
+            .collect(),
+        impact,
+        actions,
+        next_update_at: next.map(|m| now + chrono::Duration::minutes(m)),
+    };
+    let composed = update_rules::compose(&draft);
+    let internal_recipients =
+        if audience.is_internal() { stakeholders::recipients(conn, &groups).await? } else { Vec::new() };
+    let subscribers = if audience.is_public() {
+        let ids: Vec<ComponentId> = affected.iter().map(|c| c.id).collect();
+        subscribers::confirmed_for_components(conn, &ids).await?.len()
+    } else {
+        0
+    };
+    Ok(Prepared { draft, composed, audience, groups, changes, internal_recipients, subscribers })
+}
+
+/// Checks the form and shows what would be sent, changing nothing.
+pub async fn preview(
+    pool: &DbPool,
+    actor: &Actor,
+    tz: chrono_tz::Tz,
+    id: IncidentId,
+    input: &UpdateInput,
+) -> Result<Prepared, ServiceError> {
+    let mut conn = pool.get().await?;
+    let incident = incidents::find(&mut conn, id).await?.ok_or(ServiceError::NotFound)?;
+    if !super::incidents::can_view(&mut conn, &incident, actor).await? {
+        return Err(ServiceError::NotFound);
+    }
+    require_sender(&mut conn, id, actor).await?;
+    prepare_in(&mut conn, &incident, tz, input, Utc::now()).await
+}
+
+/// Sends the update: everything it causes is written in one transaction,
+/// and the outbox delivers the emails afterwards.
+pub async fn send(
+    pool: &DbPool,
+    settings: &Settings,
+    actor: &Actor,
+    tz: chrono_tz::Tz,
+    id: IncidentId,
+    input: &UpdateInput,
+) -> Result<Update, ServiceError> {
+    let now = Utc::now();
+    let mut conn = pool.get().await?;
+    conn.transaction(async |conn| {
+        let incident = load_for_change(conn, actor, id).await?;
+        let me = require_sender(conn, id, actor).await?;
+        let p = prepare_in(conn, &incident, tz, input, now).await?;
+        let mut incident = incident;
+        if p.draft.status != incident.status() {
+            incident = move_status(conn, &incident, p.draft.status, me, now).await?;
+        }
+        let update = updates::insert(
+            conn,
+            &NewUpdate {
+                incident_id: id,
+                status: p.draft.status.as_str(),
+                audience: p.audience.as_str(),
+                impact: &p.draft.impact,
+                actions: &p.draft.actions,
+                impact_started_at: p.draft.impact_started_at,
+                next_update_at: p.draft.next_update_at,
+                subject: &p.composed.subject,
+                body: &p.composed.body,
+                created_by: Some(me),
+                created_at: now,
+            },
+        )
+        .await?;
+        let who = name_of(conn, me).await?;
+        for (component, new) in &p.changes {
+            let cause = Cause { by: Some(me), incident: Some(id), update: Some(update.id), maintenance: None };
+            if let Some(old) = component_status::set(conn, component.id, *new, cause, now).await? {
+                let body = format!(
+                    "{who} set {} from {} to {}.",
+                    component.name,
+                    old.label().to_lowercase(),
+                    new.label().to_lowercase()
+                );
+                record(conn, id, Some(me), EntryKind::Component, &body, now).await?;
+            }
+        }
+        if p.audience.is_public() && incident.visibility() == Visibility::Internal {
+            incidents::update(
+                conn,
+                id,
+                &IncidentChanges { visibility: Some(Visibility::Public.as_str()), ..Default::default() },
+            )
+            .await?;
+            let body = format!("{who} published the incident on the public status page.");
+            record(conn, id, Some(me), EntryKind::System, &body, now).await?;
+        }
+        if p.audience.is_internal() {
+            stakeholders::set_groups_for_incident(conn, id, &p.groups).await?;
+        }
+
+        let mut messages = Vec::new();
+        if p.audience.is_internal() {
+            let email = internal_email(settings, &incident, &p);
+            for m in &p.internal_recipients {
+                messages.push(email.to(settings, &m.name, &m.email).map_err(anyhow::Error::from)?);
+            }
+        }
+        let mut subscriber_count = 0;
+        if p.audience.is_public() {
+            let ids: Vec<ComponentId> = components::for_incident(conn, id).await?.iter().map(|c| c.id).collect();
+            let subs = subscribers::confirmed_for_components(conn, &ids).await?;
+            subscriber_count = subs.len();
+            messages.extend(public_emails(settings, &incident, &p, &subs)?);
+        }
+        outbox::enqueue(conn, &messages).await?;
+
+        let mut audiences = Vec::new();
+        if p.audience.is_internal() {
+            let n = p.internal_recipients.len();
+            audiences.push(format!("{n} internal stakeholder{}", if n == 1 { "" } else { "s" }));
+        }
+        if p.audience.is_public() {
+            audiences.push(format!(
+                "the public status page ({subscriber_count} subscriber{})",
+                if subscriber_count == 1 { "" } else { "s" }
+            ));
+        }
+        let body = format!("{who} sent an update to {}: {}", audiences.join(" and "), p.composed.subject);
+        record(conn, id, Some(me), EntryKind::Update, &body, now).await?;
+        component_status::notify_status_changed(conn).await?;
+        notify(conn, id).await?;
+        Ok(update)
+    })
+    .await
+}
+
+fn internal_email(settings: &Settings, incident: &Incident, p: &Prepared) -> Email {
+    Email {
+        kind: "update",
+        subject: format!("[{}] {}", incident.severity(), p.composed.subject),
+        heading: p.composed.subject.clone(),
+        body: p.composed.body.clone(),
+        link_label: "Open the incident room".to_owned(),
+        link_url: link(settings, &format!("/incidents/{}", incident.id)),
+        footer: Some(format!(
+            "You receive this as a member of a stakeholder group for {} incidents.",
+            settings.status_page_name
+        )),
+        unsubscribe_url: None,
+        incident_id: Some(incident.id),
+    }
+}
+
+fn public_emails(
+    settings: &Settings,
+    incident: &Incident,
+    p: &Prepared,
+    subs: &[Subscriber],
+) -> Result<Vec<NewMessage>, ServiceError> {
+    let mut email = Email {
+        kind: "status_update",
+        subject: format!("[{}] {}", settings.status_page_name, p.composed.subject),
+        heading: p.composed.subject.clone(),
+        body: p.composed.body.clone(),
+        link_label: "Follow this incident".to_owned(),
+        link_url: link(settings, &format!("/status/incidents/{}", incident.public_id)),
+        footer: Some(format!(
+            "You receive this because you subscribed to {} status updates.",
+            settings.status_page_name
+        )),
+        unsubscribe_url: None,
+        incident_id: Some(incident.id),
+    };
+    let mut out = Vec::with_capacity(subs.len());
+    for s in subs {
+        email.unsubscribe_url = Some(unsubscribe_link(settings, &s.token));
+        out.push(email.to(settings, "", &s.email).map_err(anyhow::Error::from)?);
+    }
+    Ok(out)
+}
+
+/// The one-click unsubscribe URL of a subscriber (also its List-Unsubscribe).
+pub fn unsubscribe_link(settings: &Settings, token: &str) -> String {
+    link(settings, &format!("/status/subscriptions/{token}/unsubscribe"))
+}
+
+/// The announcement of a new incident to the "incident reports" group, when
+/// that group exists (never for restricted incidents).
+pub async fn announce(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    incident: &Incident,
+) -> diesel::QueryResult<usize> {
+    if incident.visibility() == Visibility::Restricted {
+        return Ok(0);
+    }
+    let Some(group) = stakeholders::find_group_by_name(conn, stakeholders::INCIDENT_REPORTS).await? else {
+        return Ok(0);
+    };
+    let members = stakeholders::recipients(conn, &[group.id]).await?;
+    let components = components::for_incident(conn, incident.id).await?;
+    let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+    let mut body = format!(
+        "A {} {} incident was declared at {} in {}.",
+        incident.severity(),
+        incident.kind().label().to_lowercase(),
+        incident.declared_at.format("%-d %b %Y, %H:%M UTC"),
+        incident.environment
+    );
+    if !names.is_empty() {
+        body.push_str(&format!("\n\nAffected components: {}.", names.join(", ")));
+    }
+    let email = Email {
+        kind: "announcement",
+        subject: format!("[{}] New incident: {}", incident.severity(), incident.title),
+        heading: format!("New incident: {}", incident.title),
+        body,
+        link_label: "Open the incident room".to_owned(),
+        link_url: link(settings, &format!("/incidents/{}", incident.id)),
+        footer: Some(format!("You receive this as a member of the “{}” group.", group.name)),
+        unsubscribe_url: None,
+        incident_id: Some(incident.id),
+    };
+    let mut messages = Vec::with_capacity(members.len());
+    for m in &members {
+        messages.push(
+            email.to(settings, &m.name, &m.email).map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?,
+        );
+    }
+    outbox::enqueue(conn, &messages).await
+}
+
+/// The update form's starting values: the template already filled in from
+/// the incident and its last update.
+pub fn prefill(
+    incident: &Incident,
+    last: Option<&Update>,
+    status: Option<IncidentStatus>,
+    tz: chrono_tz::Tz,
+) -> UpdateInput {
+    let status =
+        status.filter(|s| *s != IncidentStatus::Closed).unwrap_or(if incident.status() == IncidentStatus::Closed {
+            IncidentStatus::Resolved
+        } else {
+            incident.status()
+        });
+    let (impact_hint, actions_hint) = update_rules::suggested_text(status);
+    let keep_text = last.is_some_and(|u| u.status == status.as_str());
+    let impact = match last {
+        Some(u) if keep_text => u.impact.clone(),
+        _ if !incident.customer_impact.trim().is_empty() && status.is_active() => incident.customer_impact.clone(),
+        _ => impact_hint.to_owned(),
+    };
+    let actions = match last {
+        Some(u) if keep_text => u.actions.clone(),
+        _ => actions_hint.to_owned(),
+    };
+    let audience = match last {
+        Some(u) => u.audience.clone(),
+        None if incident.visibility() == Visibility::Restricted => Audience::Internal.as_str().to_owned(),
+        None => Audience::Both.as_str().to_owned(),
+    };
+    UpdateInput {
+        status: status.as_str().to_owned(),
+        impact_started_at: incident.impact_started_at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string(),
+        impact,
+        actions,
+        next_update: update_rules::default_next_update_minutes(incident.severity(), status)
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
+        audience,
+        groups: Vec::new(),
+        component_status: Vec::new(),
+        action: String::new(),
+    }
+}

@@ -1,0 +1,184 @@
+//! Status-page subscribers: double opt-in, one-click unsubscribe, no
+//! duplicates, no disclosure, rate limits.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, html_of};
+use crate::smtp::ReceivedMail;
+use crate::updates::{app_with_mail, component, declare, post_update, scalar};
+use firebreak::domain::Role;
+
+async fn subscribe(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.browser().post_raw("/status/subscribe", fields).await
+}
+
+/// The first link in a mail's text part that contains `needle`, as a path.
+fn link_in(mail: &ReceivedMail, needle: &str) -> String {
+    let parsed = mail_parser::MessageParser::default().parse(mail.data.as_bytes()).expect("parsable");
+    let text = parsed.body_text(0).expect("text part").to_string();
+    let url = text
+        .split_whitespace()
+        .find(|w| w.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle} link in {text}"))
+        .to_owned();
+    url::Url::parse(&url).expect("absolute link").path().to_owned()
+}
+
+async fn public_update(app: &TestApp, browser: &crate::helpers::Browser, id: &str) {
+    let fields = [
+        ("status", "identified"),
+        ("impact_started_at", "2026-01-01T09:00"),
+        ("impact", "Search is slow."),
+        ("actions", "Adding capacity."),
+        ("next_update", "60"),
+        ("audience", "public"),
+        ("action", "send"),
+    ];
+    assert_eq!(post_update(browser, id, &fields).await.status(), StatusCode::SEE_OTHER);
+    let _ = app;
+}
+
+#[tokio::test]
+async fn double_opt_in_then_updates_then_one_click_unsubscribe() {
+    let (app, sink) = app_with_mail().await;
+    let search = component(&app, "Search").await;
+    let form = app.browser().page("/status/subscribe").await;
+    assert!(form.contains("Subscribe to updates") && form.contains("Email address"));
+
+    let response = subscribe(&app, &[("email", "reader@example.test"), ("scope", "all")]).await;
+    let page = html_of(response, StatusCode::OK).await;
+    assert!(page.contains("Check your inbox"));
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails[0].to, vec!["reader@example.test"]);
+    let confirm = link_in(&mails[0], "/confirm");
+
+    // Not confirmed yet: a public update does not reach them.
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Search slow"), ("components", search.as_str())]).await;
+    public_update(&app, &browser, &id).await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM outbox WHERE kind = 'status_update'").await, 0);
+
+    let confirmed = app.browser().page(&confirm).await;
+    assert!(confirmed.contains("You are subscribed"));
+    public_update(&app, &browser, &id).await;
+    let mails = sink.wait_for(2, Duration::from_secs(20)).await;
+    let update = &mails[1];
+    let parsed = mail_parser::MessageParser::default().parse(update.data.as_bytes()).expect("parsable");
+    let header = parsed.header_raw("List-Unsubscribe").expect("List-Unsubscribe").trim().to_owned();
+    assert!(header.starts_with('<') && header.ends_with('>'), "{header}");
+    let unsubscribe = url::Url::parse(&header[1..header.len() - 1]).expect("url").path().to_owned();
+
+    // The page asks first (a link scanner's GET changes nothing)...
+    let page = app.browser().page(&unsubscribe).await;
+    assert!(page.contains("Unsubscribe"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers").await, 1);
+    // ...and a mail client's RFC 8058 one-click POST ends it.
+    let response = app.browser().post_raw(&unsubscribe, &[("List-Unsubscribe", "One-Click")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers").await, 0);
+    public_update(&app, &browser, &id).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 2, "nothing after unsubscribing");
+}
+
+#[tokio::test]
+async fn subscribing_again_neither_duplicates_nor_reveals_anything() {
+    let (app, sink) = app_with_mail().await;
+    let first =
+        html_of(subscribe(&app, &[("email", "twice@example.test"), ("scope", "all")]).await, StatusCode::OK).await;
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    app.browser().page(&link_in(&mails[0], "/confirm")).await;
+    let again =
+        html_of(subscribe(&app, &[("email", "Twice@Example.test"), ("scope", "all")]).await, StatusCode::OK).await;
+    let strip = |s: &str| s.replace("Twice@Example.test", "twice@example.test");
+    assert_eq!(strip(&again), strip(&first), "the same answer whether or not the address was subscribed");
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers").await, 1);
+    let mails = sink.wait_for(2, Duration::from_secs(20)).await;
+    let notice = mail_parser::MessageParser::default().parse(mails[1].data.as_bytes()).expect("parsable");
+    assert!(notice.subject().is_some_and(|s| s.contains("already subscribed")), "the owner is told, not the requester");
+}
+
+#[tokio::test]
+async fn bad_subscriptions_are_refused_with_values_kept() {
+    let (app, sink) = app_with_mail().await;
+    component(&app, "API").await;
+    let html = html_of(
+        subscribe(&app, &[("email", "not-an-address"), ("scope", "chosen")]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(html.contains("value=\"not-an-address\""));
+    assert!(html.contains("Choose at least one component"));
+    let html = html_of(
+        subscribe(&app, &[("email", "ok@example.test"), ("scope", "chosen"), ("components", "nope")]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(html.contains("Choose components from the list."));
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers").await, 0);
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn chosen_components_are_kept_for_the_subscriber() {
+    let (app, _sink) = app_with_mail().await;
+    let api = component(&app, "API").await;
+    let public_id = scalar(&app, &format!("SELECT public_id AS v FROM components WHERE id = {api}")).await;
+    let response =
+        subscribe(&app, &[("email", "api@example.test"), ("scope", "chosen"), ("components", public_id.as_str())])
+            .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM subscriber_components WHERE component_id = {api}")).await,
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers WHERE NOT all_components").await, 1);
+}
+
+#[tokio::test]
+async fn subscription_requests_are_rate_limited_per_address_and_per_client() {
+    let (app, sink) = app_with_mail().await;
+    for _ in 0..5 {
+        let response = subscribe(&app, &[("email", "flood@example.test"), ("scope", "all")]).await;
+        assert_eq!(response.status(), StatusCode::OK, "the answer never changes for one address");
+    }
+    sink.wait_for(3, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 3, "at most 3 confirmation emails an hour to one address");
+
+    for i in 5..20 {
+        subscribe(&app, &[("email", &format!("reader{i}@example.test")), ("scope", "all")]).await;
+    }
+    let response = subscribe(&app, &[("email", "one-too-many@example.test"), ("scope", "all")]).await;
+    let html = html_of(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(html.contains("Too many subscription requests"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers WHERE email = 'one-too-many@example.test'").await, 0);
+}
+
+#[tokio::test]
+async fn cross_site_subscribe_posts_are_refused() {
+    let (app, sink) = app_with_mail().await;
+    let response = app
+        .browser()
+        .client
+        .post(format!("{}/status/subscribe", app.address))
+        .header("Origin", "https://evil.example")
+        .form(&[("email", "victim@example.test"), ("scope", "all")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers").await, 0);
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_links_say_so() {
+    let (app, _sink) = app_with_mail().await;
+    let token = "0".repeat(48);
+    let response = app.browser().get(&format!("/status/subscriptions/{token}/confirm")).await;
+    let html = html_of(response, StatusCode::NOT_FOUND).await;
+    assert!(html.contains("no longer valid"));
+}

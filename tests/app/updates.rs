@@ -1,0 +1,281 @@
+//! Stakeholder updates from the room: compose, preview, send; who receives
+//! them (through a real SMTP server), what the status page shows, the
+//! announcement of new incidents and the restoration notice.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Browser, TestApp, html_of, location};
+use crate::smtp::{MailSink, ReceivedMail, spawn_app_with_sink};
+use firebreak::domain::Role;
+
+pub async fn app_with_mail() -> (TestApp, MailSink) {
+    let sink = MailSink::start().await;
+    let app = spawn_app_with_sink(&sink).await;
+    (app, sink)
+}
+
+pub async fn exec(app: &TestApp, sql: &str) {
+    let mut conn = app.pool.get().await.expect("conn");
+    diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), &mut conn).await.expect("sql");
+}
+
+pub async fn scalar(app: &TestApp, sql: &str) -> String {
+    use diesel::sql_types::Text;
+    #[derive(diesel::QueryableByName)]
+    struct One {
+        #[diesel(sql_type = Text)]
+        v: String,
+    }
+    let mut conn = app.pool.get().await.expect("conn");
+    diesel_async::RunQueryDsl::get_result::<One>(diesel::sql_query(sql), &mut conn).await.expect("query").v
+}
+
+/// A group with members given as (name, email).
+pub async fn group(app: &TestApp, name: &str, members: &[(&str, &str)]) -> String {
+    let id =
+        scalar(app, &format!("INSERT INTO stakeholder_groups (name) VALUES ('{name}') RETURNING id::text AS v")).await;
+    for (n, e) in members {
+        exec(app, &format!("INSERT INTO stakeholder_members (group_id, name, email) VALUES ({id}, '{n}', '{e}')"))
+            .await;
+    }
+    id
+}
+
+pub async fn component(app: &TestApp, name: &str) -> String {
+    scalar(app, &format!("INSERT INTO components (name) VALUES ('{name}') RETURNING id::text AS v")).await
+}
+
+/// Declares through the form and returns the incident id.
+pub async fn declare(browser: &Browser, fields: &[(&str, &str)]) -> String {
+    let response = browser.submit("/incidents/new", "/incidents", fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "declaring should open the room");
+    location(&response).trim_start_matches("/incidents/").to_owned()
+}
+
+/// Opens the compose form and submits it with `fields` (plus the CSRF token).
+pub async fn post_update(browser: &Browser, id: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    browser.submit(&format!("/incidents/{id}/updates/new"), &format!("/incidents/{id}/updates"), fields).await
+}
+
+fn base_fields<'a>(status: &'a str, audience: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("status", status),
+        ("impact_started_at", "2026-01-01T09:00"),
+        ("impact", "Card payments fail for some customers."),
+        ("actions", "We are rolling back the last deploy."),
+        ("next_update", "30"),
+        ("audience", audience),
+    ]
+}
+
+fn recipients(mails: &[ReceivedMail]) -> Vec<String> {
+    let mut all: Vec<String> = mails.iter().flat_map(|m| m.to.iter().map(|t| t.to_lowercase())).collect();
+    all.sort();
+    all
+}
+
+fn parsed(mail: &ReceivedMail) -> mail_parser::Message<'_> {
+    mail_parser::MessageParser::default().parse(mail.data.as_bytes()).expect("a parsable email")
+}
+
+#[tokio::test]
+async fn an_update_reaches_every_member_of_the_chosen_groups_exactly_once() {
+    let (app, sink) = app_with_mail().await;
+    let execs = group(&app, "executives", &[("Ann", "ann@example.test"), ("Bob", "bob@example.test")]).await;
+    let support = group(&app, "support", &[("Bob again", "BOB@example.test"), ("Cy", "cy@example.test")]).await;
+    group(&app, "legal", &[("Di", "di@example.test")]).await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Checkout errors"), ("severity", "3")]).await;
+
+    // The compose form is filled in already.
+    let form = browser.page(&format!("/incidents/{id}/updates/new")).await;
+    assert!(form.contains("We are investigating the cause"), "suggested text for the status");
+    assert!(form.contains("Preview update") && form.contains("Send update"));
+
+    let mut fields = base_fields("identified", "internal");
+    fields.extend([("groups", execs.as_str()), ("groups", support.as_str())]);
+    let mut preview_fields = fields.clone();
+    preview_fields.push(("action", "preview"));
+    let preview = html_of(post_update(&browser, &id, &preview_fields).await, StatusCode::OK).await;
+    assert!(preview.contains("Identified: Checkout errors"), "the preview shows the subject");
+    assert!(preview.contains("3 internal stakeholders"), "each address once: {preview}");
+    assert_eq!(app.count("SELECT count(*) AS n FROM outbox").await, 0, "a preview sends nothing");
+
+    fields.push(("action", "send"));
+    let sent = post_update(&browser, &id, &fields).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(3, Duration::from_secs(20)).await;
+    assert_eq!(recipients(&mails), vec!["ann@example.test", "bob@example.test", "cy@example.test"]);
+    let first = parsed(&mails[0]);
+    assert_eq!(first.subject(), Some("[SEV3] Identified: Checkout errors"));
+    let text = first.body_text(0).expect("a text part").to_string();
+    assert!(text.contains("We are rolling back the last deploy."), "{text}");
+    assert!(text.contains(&format!("/incidents/{id}")), "links back to the room: {text}");
+    assert!(first.body_html(0).is_some(), "an HTML part too");
+
+    let room = browser.page(&format!("/incidents/{id}")).await;
+    assert!(room.contains("sent an update to 3 internal stakeholders"), "on the timeline");
+    assert!(room.contains("Last update sent"));
+    assert!(room.contains("Identified"), "the status moved with the update");
+    // Internal only: the incident stays off the status page.
+    assert_eq!(app.count("SELECT count(*) AS n FROM incidents WHERE visibility = 'public'").await, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 3, "nobody gets a second copy");
+}
+
+#[tokio::test]
+async fn a_public_update_publishes_changes_components_and_reaches_subscribers() {
+    let (app, sink) = app_with_mail().await;
+    let api = component(&app, "API").await;
+    let web = component(&app, "Website").await;
+    exec(&app, "INSERT INTO subscribers (email, token, all_components, confirmed_at) VALUES ('all@example.test', 'a', TRUE, now()), ('pending@example.test', 'b', TRUE, NULL), ('web@example.test', 'c', FALSE, now())").await;
+    exec(
+        &app,
+        &format!(
+            "INSERT INTO subscriber_components SELECT id, {web} FROM subscribers WHERE email = 'web@example.test'"
+        ),
+    )
+    .await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "API errors"), ("severity", "2"), ("components", api.as_str())]).await;
+
+    let status = format!("{api}:partial_outage");
+    let mut fields = base_fields("investigating", "public");
+    fields.extend([("component_status", status.as_str()), ("action", "send")]);
+    assert_eq!(post_update(&browser, &id, &fields).await.status(), StatusCode::SEE_OTHER);
+
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(recipients(&mails), vec!["all@example.test"], "only confirmed subscribers of the component");
+    let mail = parsed(&mails[0]);
+    assert!(mail.header_raw("List-Unsubscribe").is_some_and(|v| v.contains("/status/subscriptions/a/unsubscribe")));
+    assert_eq!(mail.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
+
+    assert_eq!(scalar(&app, &format!("SELECT status AS v FROM components WHERE id = {api}")).await, "partial_outage");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM component_status_changes WHERE update_id IS NOT NULL AND incident_id IS NOT NULL AND new_status = 'partial_outage'").await,
+        1,
+        "the change is logged with its update"
+    );
+    assert_eq!(scalar(&app, &format!("SELECT visibility AS v FROM incidents WHERE id = {id}")).await, "public");
+    let public_id = scalar(&app, &format!("SELECT public_id AS v FROM incidents WHERE id = {id}")).await;
+    let page = app.browser().page(&format!("/status/incidents/{public_id}")).await;
+    assert!(page.contains("We are rolling back the last deploy."), "published on the status page");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_update_input_is_refused_with_the_values_kept_and_nothing_written() {
+    let (app, _sink) = app_with_mail().await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Secret leak"), ("restricted", "true")]).await;
+    let fields = [
+        ("status", "identified"),
+        ("impact_started_at", "2999-01-01T00:00"),
+        ("impact", "Tokens may have leaked."),
+        ("actions", ""),
+        ("next_update", "7"),
+        ("audience", "public"),
+        ("action", "send"),
+    ];
+    let html = html_of(post_update(&browser, &id, &fields).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(html.contains("Tokens may have leaked."), "typed text is kept");
+    assert!(html.contains("That time is in the future"));
+    assert!(html.contains("Say what is being done."));
+    assert!(html.contains("Choose when the next update will come"));
+    assert!(html.contains("Restricted incidents are never published"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM incident_updates").await, 0);
+    assert_eq!(app.count("SELECT count(*) AS n FROM outbox").await, 0);
+    assert_eq!(app.count("SELECT count(*) AS n FROM incidents WHERE status = 'investigating'").await, 1);
+}
+
+#[tokio::test]
+async fn only_the_communications_lead_the_lead_or_an_admin_send_updates() {
+    let (app, _sink) = app_with_mail().await;
+    let (lead, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&lead, &[("title", "Slow search")]).await;
+    let (other, _) = app.signed_in(Role::Responder).await;
+    assert_eq!(other.get(&format!("/incidents/{id}/updates/new")).await.status(), StatusCode::FORBIDDEN);
+    let room = other.page(&format!("/incidents/{id}")).await;
+    assert!(!room.contains("Compose update"), "no button for someone who may not send");
+    let token = crate::helpers::csrf_token(&room);
+    let mut fields = base_fields("identified", "internal");
+    fields.extend([("csrf_token", token.as_str()), ("action", "send")]);
+    let response = other.post_raw(&format!("/incidents/{id}/updates"), &fields).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT count(*) AS n FROM incident_updates").await, 0);
+    assert!(lead.page(&format!("/incidents/{id}")).await.contains("Compose update"));
+}
+
+#[tokio::test]
+async fn declaring_announces_the_incident_to_the_incident_reports_group() {
+    let (app, sink) = app_with_mail().await;
+    group(&app, "Incident Reports", &[("Ann", "ann@example.test"), ("Bob", "bob@example.test")]).await;
+    let execs = group(&app, "executives", &[("Cy", "cy@example.test")]).await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Login broken"), ("severity", "2")]).await;
+    let mails = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(recipients(&mails), vec!["ann@example.test", "bob@example.test"]);
+    let mail = parsed(&mails[0]);
+    assert_eq!(mail.subject(), Some("[SEV2] New incident: Login broken"));
+    assert!(mail.body_text(0).expect("text").contains(&format!("/incidents/{id}")), "links to the room");
+    // SEV2: every group is chosen for its updates by default.
+    let chosen =
+        app.count(&format!("SELECT count(*) AS n FROM incident_stakeholder_groups WHERE incident_id = {id}")).await;
+    assert_eq!(chosen, 2);
+    let form = browser.page(&format!("/incidents/{id}/updates/new")).await;
+    assert!(form.contains(&format!("id=\"group-{execs}\" name=\"groups\" value=\"{execs}\" checked")), "{form}");
+
+    // Restricted incidents are not announced.
+    declare(&browser, &[("title", "Credential stuffing"), ("restricted", "true")]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn resolving_offers_the_restoration_notice_and_sets_components_back() {
+    let (app, sink) = app_with_mail().await;
+    let api = component(&app, "API").await;
+    exec(&app, &format!("UPDATE components SET status = 'major_outage' WHERE id = {api}")).await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "API down"), ("components", api.as_str())]).await;
+    let response = browser
+        .submit(&format!("/incidents/{id}"), &format!("/incidents/{id}/status"), &[("status", "resolved")])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let room = browser.page(&format!("/incidents/{id}")).await;
+    assert!(room.contains("Send the restoration notice"));
+
+    let form = browser.page(&format!("/incidents/{id}/updates/new?status=resolved")).await;
+    let operational = format!("value=\"{api}:operational\" selected");
+    assert!(form.contains(&operational), "components are offered back to operational");
+    assert!(form.contains("Service is back to normal"));
+    let target = format!("{api}:operational");
+    let fields = [
+        ("status", "resolved"),
+        ("impact_started_at", "2026-01-01T09:00"),
+        ("impact", "Service is back to normal for all customers."),
+        ("actions", "We fixed it."),
+        ("next_update", ""),
+        ("audience", "public"),
+        ("component_status", target.as_str()),
+        ("action", "send"),
+    ];
+    assert_eq!(post_update(&browser, &id, &fields).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(scalar(&app, &format!("SELECT status AS v FROM components WHERE id = {api}")).await, "operational");
+    let room = browser.page(&format!("/incidents/{id}")).await;
+    assert!(!room.contains("Send the restoration notice"), "done");
+    assert!(sink.messages().is_empty(), "nobody subscribed, nobody mailed");
+}
+
+#[tokio::test]
+async fn the_room_nudges_when_the_promised_update_is_late() {
+    let (app, _sink) = app_with_mail().await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Queue backlog")]).await;
+    exec(&app, &format!("INSERT INTO incident_updates (incident_id, status, audience, impact_started_at, next_update_at, subject, body) VALUES ({id}, 'investigating', 'internal', now() - interval '2 hours', now() - interval '15 minutes', 'Investigating: Queue backlog', 'x')")).await;
+    let room = browser.page(&format!("/incidents/{id}")).await;
+    assert!(room.contains("The next update was promised by"), "{room}");
+}
