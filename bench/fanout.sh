@@ -70,7 +70,8 @@ echo "    POST answered: $code (status, seconds)"
 deadline=$(( $(date +%s) + 120 ))
 n=0
 while [ "$(date +%s)" -lt "$deadline" ]; do
-  n=$(cut -d' ' -f1 "$work/count" 2>/dev/null || echo 0)
+  n=$(cut -d' ' -f1 "$work/count" 2>/dev/null || true)
+  n=${n:-0}  # the sink may be rewriting the file right now
   [ "$n" -ge "$SUBSCRIBERS" ] && break
   sleep 0.5
 done

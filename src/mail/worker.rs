@@ -25,10 +25,13 @@ use crate::config::Settings;
 use crate::db::outbox::{self, AfterFailure, OUTBOX_CHANNEL, OutboxMessage};
 use crate::db::{DbPool, OutboxId};
 
+/// Messages being sent at the same time. lettre writes a message's final
+/// `.` separately, so every message waits about one delayed ACK of the server
+/// (40 ms on Linux); throughput comes from sending several at once: 16 in
+/// flight deliver 10,000 messages to a local server in about half a minute.
+const IN_FLIGHT: usize = 16;
 /// Rows claimed at once.
-const BATCH: i64 = 64;
-/// Messages being sent at the same time.
-const IN_FLIGHT: usize = 8;
+const BATCH: i64 = 4 * IN_FLIGHT as i64;
 /// SMTP connections kept open for reuse. Twice the messages in flight: lettre
 /// returns a connection to its pool a moment after a send ends, and a smaller
 /// pool would close it and open a new one for the next message.
@@ -44,6 +47,9 @@ const POLL: Duration = Duration::from_secs(5);
 pub const MAX_ATTEMPTS: i32 = 10;
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+// Even a batch whose every send times out ends before its lease does.
+const _: () = assert!((BATCH as u64 / IN_FLIGHT as u64) * SEND_TIMEOUT.as_secs() < LEASE.as_secs());
 
 /// The wait after the `attempts`-th failed attempt: base, 2 × base, 4 × base, ... up to an hour.
 pub fn backoff(base: Duration, attempts: i32) -> Duration {
@@ -162,12 +168,10 @@ async fn next_due(pool: &DbPool) -> anyhow::Result<Option<f64>> {
 
 /// Claims one batch, sends it and records the results. Returns how many rows it claimed.
 async fn deliver_due(pool: &DbPool, sender: &Arc<Sender>, retry_base: Duration) -> anyhow::Result<usize> {
-    let t0 = std::time::Instant::now();
     let rows = {
         let mut conn = pool.get().await?;
         outbox::claim_due(&mut conn, BATCH, LEASE).await?
     };
-    let t1 = t0.elapsed();
     let claimed = rows.len();
     if claimed == 0 {
         return Ok(0);
@@ -203,9 +207,7 @@ async fn deliver_due(pool: &DbPool, sender: &Arc<Sender>, retry_base: Duration) 
         }
     }
     sent.sort();
-    let t2 = t0.elapsed();
     record(pool, &sent, &failed, retry_base).await?;
-    eprintln!("DEBUGBATCH {claimed} claim {t1:?} send {t2:?} record {:?}", t0.elapsed());
     Ok(claimed)
 }
 

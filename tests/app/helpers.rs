@@ -157,7 +157,8 @@ pub fn test_settings(db_url: &str) -> Settings {
         db_pool_size: 4,
         workers: 1,
         log_format: LogFormat::Text,
-        mail_dir: std::env::temp_dir().join(format!("firebreak-mail-{}", uuid::Uuid::new_v4())),
+        // One folder per app under one parent that scripts/test empties at the start of a run.
+        mail_dir: std::env::temp_dir().join("firebreak-test-mail").join(uuid::Uuid::new_v4().to_string()),
         smtp_ca_pem: None,
         mail_retry_base: std::time::Duration::from_millis(200),
         status_page_name: "Example".to_owned(),

@@ -742,21 +742,3 @@ mod tests {
         assert!(e.is_permanent(), "{e}");
     }
 }
-
-#[tokio::test]
-async fn scratch_sink_speed() {
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-    let sink = MailSink::start().await;
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1").port(sink.port()).build();
-    let t = Instant::now();
-    for i in 0..200 {
-        let m = Message::builder()
-            .from("a@example.test".parse().expect("f"))
-            .to("b@example.test".parse().expect("t"))
-            .subject(format!("s{i}"))
-            .body("hello".to_owned())
-            .expect("m");
-        transport.send(m).await.expect("send");
-    }
-    eprintln!("SCRATCH 200 sequential in {:?} over {} connections", t.elapsed(), sink.connections());
-}

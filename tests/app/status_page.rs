@@ -148,6 +148,7 @@ struct Seeded {
     first_update: Row,
     latest_update: Row,
     maintenance: Row,
+    ongoing: Row,
 }
 
 const SECRET_WORDS: [&str; 6] =
@@ -155,7 +156,8 @@ const SECRET_WORDS: [&str; 6] =
 
 /// Two components in a group and one alone, a public incident with two public
 /// updates and an internal one, a resolved public incident, an internal, a
-/// restricted and a not-yet-announced incident, and an upcoming maintenance.
+/// restricted and a not-yet-announced incident, an upcoming maintenance, one in
+/// progress and a cancelled one.
 async fn seed(app: &TestApp) -> Seeded {
     let user = app.create_user(Role::Admin).await;
     let api = component(app, "API", "", 1, 120).await;
@@ -202,9 +204,26 @@ async fn seed(app: &TestApp) -> Seeded {
         ),
     )
     .await;
+    // One whose window is open now (the status job has not moved it yet) and a cancelled one.
+    let ongoing = insert(
+        app,
+        "INSERT INTO maintenances (title, message, starts_at, ends_at) VALUES ('Cache flush', '', \
+         now() - interval '10 minutes', now() + interval '1 hour') RETURNING id, public_id",
+    )
+    .await;
+    exec(
+        app,
+        "INSERT INTO maintenances (title, message, starts_at, ends_at, status) VALUES ('Cancelled work', '', \
+         now() + interval '1 hour', now() + interval '2 hours', 'cancelled')",
+    )
+    .await;
     notify(app).await;
-    wait_for(app, "/status", "the seeded incident", |b| b.contains("Database upgrade") && b.contains("Slow searches"))
-        .await;
+    // Wait for a snapshot that holds the last rows seeded (an earlier rebuild may
+    // have caught the scene half written).
+    wait_for(app, "/status", "the seeded scene", |b| {
+        b.contains("Database upgrade") && b.contains("Slow searches") && b.contains("Cache flush")
+    })
+    .await;
     Seeded {
         api,
         checkout,
@@ -216,6 +235,7 @@ async fn seed(app: &TestApp) -> Seeded {
         first_update,
         latest_update,
         maintenance,
+        ongoing,
     }
 }
 
@@ -262,6 +282,8 @@ async fn the_status_page_shows_components_and_public_incidents_with_updates_newe
     let past = &html[html.find("Past incidents").expect("past incidents")..];
     assert!(past.contains("Slow searches") && past.contains("Resolved"), "closed incidents show as resolved");
     assert!(html.contains("Database upgrade") && html.contains("Scheduled maintenance"));
+    assert!(html.contains("Maintenance in progress") && html.contains("Cache flush"));
+    assert!(!html.contains("Cancelled work"), "cancelled maintenance is not shown");
 
     // The subscribe form the lead's handler reads.
     assert!(html.contains("<form class=\"subscribe\" method=\"post\" action=\"/status/subscribe\">"));
@@ -477,22 +499,34 @@ async fn the_json_api_has_statuspage_fields_nesting_and_values() {
     assert_eq!(keys(&comps), set(&["page", "components"]));
     assert_eq!(comps["components"], summary["components"]);
 
-    for path in ["/api/v2/scheduled-maintenances.json", "/api/v2/scheduled-maintenances/upcoming.json"] {
-        let doc = json(&app, path).await;
-        assert_eq!(keys(&doc), set(&["page", "scheduled_maintenances"]), "{path}");
-        let list = doc["scheduled_maintenances"].as_array().expect("maintenances");
-        assert_eq!(list.len(), 1, "{path}");
-        let m = &list[0];
-        check_incident(m, &["scheduled_for", "scheduled_until"]);
-        assert_eq!(m["id"], s.maintenance.public_id.as_str());
-        assert_eq!(m["status"], "scheduled");
-        assert_eq!(m["impact"], "maintenance");
-        assert!(is_timestamp(&m["scheduled_for"]) && is_timestamp(&m["scheduled_until"]));
-        assert_eq!(m["components"][0]["id"], s.api.public_id.as_str());
-    }
+    let all = json(&app, "/api/v2/scheduled-maintenances.json").await;
+    assert_eq!(keys(&all), set(&["page", "scheduled_maintenances"]));
+    let list = all["scheduled_maintenances"].as_array().expect("maintenances");
+    assert_eq!(list.len(), 2, "not the cancelled one");
+    list.iter().for_each(|m| check_incident(m, &["scheduled_for", "scheduled_until"]));
+    assert_eq!(list[0]["id"], s.maintenance.public_id.as_str(), "latest window first");
+
+    let upcoming = json(&app, "/api/v2/scheduled-maintenances/upcoming.json").await;
+    assert_eq!(keys(&upcoming), set(&["page", "scheduled_maintenances"]));
+    let m = &upcoming["scheduled_maintenances"][0];
+    assert_eq!(upcoming["scheduled_maintenances"].as_array().map(Vec::len), Some(1));
+    assert_eq!(m["id"], s.maintenance.public_id.as_str());
+    assert_eq!(m["status"], "scheduled");
+    assert_eq!(m["impact"], "maintenance");
+    assert!(is_timestamp(&m["scheduled_for"]) && is_timestamp(&m["scheduled_until"]));
+    assert_eq!(m["components"][0]["id"], s.api.public_id.as_str());
+    assert_eq!(m["incident_updates"][0]["body"], "We upgrade the database.");
+
     let active = json(&app, "/api/v2/scheduled-maintenances/active.json").await;
-    assert_eq!(active["scheduled_maintenances"], serde_json::json!([]));
-    assert_eq!(summary["scheduled_maintenances"].as_array().map(Vec::len), Some(1), "upcoming ones are in the summary");
+    let m = &active["scheduled_maintenances"][0];
+    assert_eq!(active["scheduled_maintenances"].as_array().map(Vec::len), Some(1));
+    assert_eq!(m["id"], s.ongoing.public_id.as_str());
+    assert_eq!(m["status"], "in_progress", "the window is open");
+    let statuses: Vec<&str> =
+        m["incident_updates"].as_array().expect("updates").iter().filter_map(|u| u["status"].as_str()).collect();
+    assert_eq!(statuses, ["in_progress", "scheduled"], "newest first");
+    assert_eq!(summary["scheduled_maintenances"].as_array().map(Vec::len), Some(2), "upcoming and active ones");
+    assert!(!all.to_string().contains("Cancelled work"));
 }
 
 /// Runs the npm `statuspage.io` client against the app.
@@ -524,7 +558,7 @@ async fn the_npm_statuspage_client_reads_every_endpoint() {
     assert_eq!(got["unresolved"]["incidents"][0]["name"], "Checkout errors");
     assert_eq!(got["upcoming"]["scheduled_maintenances"][0]["id"], s.maintenance.public_id.as_str());
     assert_eq!(got["maintenances"]["scheduled_maintenances"][0]["name"], "Database upgrade");
-    assert_eq!(got["active"]["scheduled_maintenances"], serde_json::json!([]));
+    assert_eq!(got["active"]["scheduled_maintenances"][0]["name"], "Cache flush");
     assert_eq!(got["summary"]["page"]["id"], got["components"]["page"]["id"]);
 }
 

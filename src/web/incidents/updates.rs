@@ -60,7 +60,11 @@ impl UpdatePage {
         NEXT_UPDATE_CHOICES
     }
     pub fn next_label(&self, minutes: &i64) -> String {
-        if *minutes < 60 { format!("In {minutes} minutes") } else { format!("In {} hours", minutes / 60) }
+        match *minutes {
+            m if m < 60 => format!("In {m} minutes"),
+            60 => "In 1 hour".to_owned(),
+            m => format!("In {} hours", m / 60),
+        }
     }
     pub fn group_checked(&self, id: &crate::db::GroupId) -> bool {
         self.form.groups.iter().any(|g| g.trim() == id.to_string())

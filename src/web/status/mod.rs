@@ -160,13 +160,16 @@ pub fn respond(req: &HttpRequest, r: &Rendered, cache_control: &'static str) -> 
     }
 }
 
-/// Size of the pieces a body is handed to the server in.
-const SLICE: usize = 16 * 1024;
+/// Size of the pieces a body is handed to the server in. Not smaller: without
+/// TCP_NODELAY, writes below the loopback MSS (~64 KiB) wait for delayed ACKs
+/// (40 ms stalls measured with 16 and 32 KiB slices).
+const SLICE: usize = 64 * 1024;
 
-/// A shared body handed out in 16 KiB slices (no copies: `Bytes::slice`).
-/// actix copies each chunk it is given into the connection's write buffer,
-/// which keeps its capacity; one 170 KB chunk per response would cost every
-/// keep-alive connection that much memory, slices keep it near 48 KiB.
+/// A shared body handed out in slices (no copies: `Bytes::slice`). actix
+/// copies each chunk it is given into the connection's write buffer, which
+/// keeps its capacity: one chunk per response would cost every keep-alive
+/// connection the size of the largest page (bench/status.sh: 59 -> 49 MiB
+/// peak at 256 connections).
 struct Slices {
     body: actix_web::web::Bytes,
     at: usize,
