@@ -298,7 +298,7 @@ fn parse_session_key(s: &str) -> Result<SecretString, ConfigError> {
 }
 
 fn parse_smtp_url(s: &str) -> Result<SecretString, ConfigError> {
-    crate::mail::SmtpEndpoint::parse(s).map_err(|problem| bad("SMTP_URL", "smtp-url", problem))?;
+    crate::email::SmtpEndpoint::parse(s).map_err(|problem| bad("SMTP_URL", "smtp-url", problem))?;
     Ok(SecretString::from(s.to_owned()))
 }
 

@@ -5,7 +5,7 @@
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod mail;
+pub mod email;
 pub mod services;
 pub mod startup;
 pub mod status;

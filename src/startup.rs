@@ -90,7 +90,7 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     let (events, _) = tokio::sync::broadcast::channel(1024);
     tokio::spawn(crate::web::incidents::live::listen(settings.database_url.expose_secret().to_owned(), events.clone()));
     let status = crate::status::StatusPage::start(pool.clone(), &settings, events.subscribe());
-    crate::mail::spawn_worker(pool.clone(), settings.clone());
+    crate::email::spawn_worker(pool.clone(), settings.clone());
     crate::services::maintenance::spawn_scheduler(pool.clone());
     let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status });
     let state = Arc::clone(&state.into_inner());

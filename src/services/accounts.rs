@@ -6,8 +6,7 @@ use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use secrecy::SecretString;
 
-use super::{Actor, FieldErrors, ServiceError, passwords};
-use crate::db::audit_log::{self, NewAuditEntry};
+use super::{Actor, FieldErrors, ServiceError, audit, passwords};
 use crate::db::users::{self, NewUser, User, UserChanges};
 use crate::db::{DbPool, UserId, sign_in_failures};
 use crate::domain::{DisplayName, EmailAddress, NewPassword, Role, TimeZoneName};
@@ -47,20 +46,6 @@ fn parse_new_user(input: &NewUserInput) -> Result<ParsedUser, ServiceError> {
 }
 
 const EMAIL_TAKEN: &str = "Someone already signs in with this email address.";
-
-async fn audit(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    action: &str,
-    subject: &str,
-    detail: &str,
-) -> diesel::QueryResult<()> {
-    audit_log::insert(
-        conn,
-        &NewAuditEntry { actor_id: actor.id, action, subject, detail, client_addr: actor.client_addr.as_deref() },
-    )
-    .await
-}
 
 async fn insert_user(conn: &mut AsyncPgConnection, parsed: &ParsedUser, hash: &str) -> Result<User, ServiceError> {
     if users::find_by_email(conn, parsed.email.as_str()).await?.is_some() {

@@ -3,10 +3,9 @@
 //! logged per component and wake the status page.
 
 use chrono::Utc;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
 
-use super::{Actor, FieldErrors, ServiceError};
-use crate::db::audit_log::{self, NewAuditEntry};
+use super::{Actor, FieldErrors, ServiceError, audit};
 use crate::db::component_status::{self, Cause};
 use crate::db::components::{self, Component, ComponentFields};
 use crate::db::{ComponentId, DbPool};
@@ -80,20 +79,6 @@ fn check(input: &ComponentInput) -> Result<Checked, ServiceError> {
 
 fn duplicate_name() -> ServiceError {
     ServiceError::Invalid(FieldErrors::single("name", "A component with this name exists already."))
-}
-
-async fn audit(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    action: &str,
-    subject: &str,
-    detail: &str,
-) -> diesel::QueryResult<()> {
-    audit_log::insert(
-        conn,
-        &NewAuditEntry { actor_id: actor.id, action, subject, detail, client_addr: actor.client_addr.as_deref() },
-    )
-    .await
 }
 
 /// Adds a component; without a position it goes last in its group.

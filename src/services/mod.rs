@@ -4,7 +4,6 @@
 pub mod accounts;
 pub mod auth;
 pub mod components;
-pub mod emails;
 pub mod incidents;
 pub mod maintenance;
 pub mod passwords;
@@ -16,6 +15,27 @@ use std::collections::BTreeMap;
 
 use crate::db::UserId;
 use crate::domain::Role;
+
+/// Writes an audit-log entry for an action (in the caller's transaction).
+pub(crate) async fn audit(
+    conn: &mut diesel_async::AsyncPgConnection,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> diesel::QueryResult<()> {
+    crate::db::audit_log::insert(
+        conn,
+        &crate::db::audit_log::NewAuditEntry {
+            actor_id: actor.id,
+            action,
+            subject,
+            detail,
+            client_addr: actor.client_addr.as_deref(),
+        },
+    )
+    .await
+}
 
 /// Who is acting, for permission checks and the audit log.
 #[derive(Debug, Clone)]

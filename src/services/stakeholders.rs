@@ -1,11 +1,10 @@
 //! Admins manage internal stakeholder groups: a name, a description and the
 //! people (name + email) who receive an incident's internal updates.
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
 
 use super::components::{is_unique_violation, one_line, require_admin};
-use super::{Actor, FieldErrors, ServiceError};
-use crate::db::audit_log::{self, NewAuditEntry};
+use super::{Actor, FieldErrors, ServiceError, audit};
 use crate::db::stakeholders::{self, Group};
 use crate::db::{DbPool, GroupId};
 use crate::domain::stakeholders::{MemberLine, parse_members};
@@ -41,20 +40,6 @@ fn check(input: &GroupInput) -> Result<Checked, ServiceError> {
 
 fn duplicate_name() -> ServiceError {
     ServiceError::Invalid(FieldErrors::single("name", "A group with this name exists already."))
-}
-
-async fn audit(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    action: &str,
-    subject: &str,
-    detail: &str,
-) -> diesel::QueryResult<()> {
-    audit_log::insert(
-        conn,
-        &NewAuditEntry { actor_id: actor.id, action, subject, detail, client_addr: actor.client_addr.as_deref() },
-    )
-    .await
 }
 
 fn member_pairs(members: &[MemberLine]) -> Vec<(&str, &str)> {

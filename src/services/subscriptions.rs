@@ -6,7 +6,6 @@ use chrono::{Duration, Utc};
 use diesel_async::AsyncConnection;
 use rand::Rng;
 
-use super::emails::{Email, link};
 use super::updates::unsubscribe_link;
 use super::{FieldErrors, ServiceError};
 use crate::config::Settings;
@@ -14,6 +13,7 @@ use crate::db::components::Component;
 use crate::db::subscribers::{self, Subscriber};
 use crate::db::{DbPool, components, outbox, request_log};
 use crate::domain::EmailAddress;
+use crate::email::compose::{Email, link};
 
 /// Subscribe requests one client may make per hour.
 pub const PER_CLIENT_PER_HOUR: i64 = 20;

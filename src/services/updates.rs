@@ -6,7 +6,6 @@
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::emails::{Email, link};
 use super::incidents::{load_for_change, move_status, name_of, notify, record, require_responder};
 use super::{Actor, FieldErrors, ServiceError};
 use crate::config::Settings;
@@ -22,6 +21,7 @@ use crate::domain::Role;
 use crate::domain::incident::{self as rules, EntryKind, IncidentRole, IncidentStatus, Visibility};
 use crate::domain::status::{Audience, ComponentStatus};
 use crate::domain::updates::{self as update_rules, Composed, Draft};
+use crate::email::compose::{Email, link};
 
 /// The raw values of the update form.
 #[derive(Debug, Default, Clone, serde::Deserialize)]

@@ -146,7 +146,7 @@ const TIMELINE_HAS: &str = "
         .some(li => li.textContent.includes(arguments[0]));";
 
 /// Signs in through the form like a person would.
-async fn sign_in(browser: &Client, address: &str, user: &TestUser) {
+pub(crate) async fn sign_in(browser: &Client, address: &str, user: &TestUser) {
     browser.goto(&format!("{address}/login")).await.expect("open /login");
     browser.find(Locator::Id("email")).await.expect("email field").send_keys(&user.email).await.expect("type email");
     browser
@@ -186,14 +186,14 @@ async fn wait_until(browser: &Client, deadline: Instant, what: &str, script: &st
 
 /// A chromedriver of our own on a port it picks; dropping it quits its
 /// browsers, stops it and removes its temporary folder.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Child,
     port: u16,
     dir: PathBuf,
 }
 
 impl Chromedriver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let program = find_in_path("chromedriver").unwrap_or_else(|| {
             panic!(
                 "chromedriver is not installed: run ./scripts/test, which installs Chromium and chromedriver \
@@ -235,7 +235,7 @@ impl Chromedriver {
     }
 
     /// A new browser session: its own profile, so its own cookies.
-    async fn new_session(&self, name: &str) -> Client {
+    pub(crate) async fn new_session(&self, name: &str) -> Client {
         let profile = self.dir.join(format!("profile-{name}"));
         let mut args = vec![
             "--headless".to_owned(),

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accessibility;
 mod account;
 mod admin;
 mod browser;

@@ -13,7 +13,7 @@ use crate::db::OutboxId;
 use crate::db::audit_log::{self, NewAuditEntry};
 use crate::db::outbox::{self, Counts, FAILED, PENDING, SENT};
 use crate::domain::{EmailAddress, Role};
-use crate::mail::test_email;
+use crate::email::test_email;
 use crate::services::FieldErrors;
 use crate::startup::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};

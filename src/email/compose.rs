@@ -25,52 +25,26 @@ pub struct Email {
 #[derive(Template)]
 #[template(path = "email/message.txt")]
 struct TextBody<'a> {
-    heading: &'a str,
-    body: &'a str,
-    link_label: &'a str,
-    link_url: &'a str,
-    footer: &'a Option<String>,
-    unsubscribe_url: &'a Option<String>,
+    e: &'a Email,
 }
 
 #[derive(Template)]
 #[template(path = "email/message.html")]
 struct HtmlBody<'a> {
-    heading: &'a str,
-    body: &'a str,
-    link_label: &'a str,
-    link_url: &'a str,
-    footer: &'a Option<String>,
-    unsubscribe_url: &'a Option<String>,
+    e: &'a Email,
 }
 
 impl HtmlBody<'_> {
     fn paragraphs(&self) -> Vec<Vec<&str>> {
-        self.body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(|p| p.lines().collect()).collect()
+        self.e.body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(|p| p.lines().collect()).collect()
     }
 }
 
 impl Email {
     /// The outbox row for one recipient.
     pub fn to(&self, settings: &Settings, name: &str, address: &str) -> Result<NewMessage, askama::Error> {
-        let text = TextBody {
-            heading: &self.heading,
-            body: &self.body,
-            link_label: &self.link_label,
-            link_url: &self.link_url,
-            footer: &self.footer,
-            unsubscribe_url: &self.unsubscribe_url,
-        }
-        .render()?;
-        let html = HtmlBody {
-            heading: &self.heading,
-            body: &self.body,
-            link_label: &self.link_label,
-            link_url: &self.link_url,
-            footer: &self.footer,
-            unsubscribe_url: &self.unsubscribe_url,
-        }
-        .render()?;
+        let text = TextBody { e: self }.render()?;
+        let html = HtmlBody { e: self }.render()?;
         Ok(NewMessage {
             message_id: new_message_id(&settings.mail_from),
             kind: self.kind.to_owned(),
@@ -90,4 +64,36 @@ impl Email {
 /// An absolute link to a path of this Firebreak.
 pub fn link(settings: &Settings, path: &str) -> String {
     settings.base_url.join(path).map(|u| u.to_string()).unwrap_or_else(|_| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email() -> Email {
+        Email {
+            kind: "test",
+            subject: "s".into(),
+            heading: "Tom & Jerry <3".into(),
+            body: "First line\nsecond line\n\nNew <b>paragraph</b>".into(),
+            link_label: "Open".into(),
+            link_url: "https://example.com/?a=1&b=2".into(),
+            footer: None,
+            unsubscribe_url: Some("https://example.com/u".into()),
+            incident_id: None,
+        }
+    }
+
+    #[test]
+    fn the_text_part_is_verbatim_and_the_html_part_escaped() {
+        let e = email();
+        let text = TextBody { e: &e }.render().expect("text");
+        assert!(text.starts_with("Tom & Jerry <3\n\nFirst line\nsecond line"), "{text}");
+        assert!(text.contains("Open: https://example.com/?a=1&b=2"));
+        assert!(text.contains("Unsubscribe: https://example.com/u"));
+        let html = HtmlBody { e: &e }.render().expect("html");
+        assert!(html.contains("<h1>Tom &#38; Jerry &#60;3</h1>"), "{html}");
+        assert!(html.contains("<p>First line<br>second line</p>"));
+        assert!(html.contains("<p>New &#60;b&#62;paragraph&#60;/b&#62;</p>"));
+    }
 }

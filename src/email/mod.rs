@@ -1,12 +1,14 @@
 //! Sending email: the outbox worker and its transports (SMTP through lettre,
 //! or a folder of .eml files when SMTP_URL is not set), the message format,
-//! and the messages this module composes itself (the admin's test email).
+//! and the messages Firebreak writes (`compose`: one text + HTML template pair
+//! for updates, announcements and subscriptions; `test_email` for the admin).
 //!
 //! Every email is first a row in `outbox` (written in the transaction of the
 //! action that caused it, see `db::outbox::enqueue`); the worker in each app
 //! instance delivers the rows. See `worker` for the delivery guarantees and
 //! `transport` for SMTP_URL.
 
+pub mod compose;
 mod message;
 pub mod test_email;
 mod transport;
