@@ -83,19 +83,10 @@ pub struct Incident {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduledMaintenance {
-    pub id: String,
-    pub name: String,
-    pub status: &'static str,
-    pub created_at: String,
-    pub updated_at: String,
-    pub monitoring_at: Option<String>,
-    pub resolved_at: Option<String>,
-    pub impact: &'static str,
-    pub shortlink: String,
-    pub started_at: String,
-    pub page_id: String,
-    pub incident_updates: Vec<IncidentUpdate>,
-    pub components: Vec<Component>,
+    /// Statuspage gives a maintenance every field of an incident...
+    #[serde(flatten)]
+    pub incident: Incident,
+    /// ...and its window.
     pub scheduled_for: String,
     pub scheduled_until: String,
 }
@@ -372,19 +363,21 @@ fn maintenance(
     }
     updates.reverse();
     ScheduledMaintenance {
-        id: m.public_id.clone(),
-        name: m.title.clone(),
-        status,
-        created_at: timestamp(m.created_at),
-        updated_at: timestamp(m.updated_at),
-        monitoring_at: None,
-        resolved_at: (phase == Phase::Completed).then(|| timestamp(completed)),
-        impact: "maintenance",
-        shortlink: id.url(&format!("status#maintenance-{}", m.public_id)),
-        started_at: timestamp(started),
-        page_id: id.page_id.clone(),
-        incident_updates: updates,
-        components: m.components.iter().filter_map(|c| component_for(all, data, *c)).collect(),
+        incident: Incident {
+            id: m.public_id.clone(),
+            name: m.title.clone(),
+            status,
+            created_at: timestamp(m.created_at),
+            updated_at: timestamp(m.updated_at),
+            monitoring_at: None,
+            resolved_at: (phase == Phase::Completed).then(|| timestamp(completed)),
+            impact: "maintenance",
+            shortlink: id.url(&format!("status#maintenance-{}", m.public_id)),
+            started_at: timestamp(started),
+            page_id: id.page_id.clone(),
+            incident_updates: updates,
+            components: m.components.iter().filter_map(|c| component_for(all, data, *c)).collect(),
+        },
         scheduled_for: timestamp(m.starts_at),
         scheduled_until: timestamp(m.ends_at),
     }
