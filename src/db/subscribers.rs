@@ -97,6 +97,22 @@ pub async fn delete_by_token(conn: &mut AsyncPgConnection, token: &str) -> Query
     Ok(diesel::delete(subscribers::table.filter(subscribers::token.eq(token))).execute(conn).await? > 0)
 }
 
+/// How many confirmed subscribers follow all components or any of these.
+pub async fn count_confirmed_for_components(
+    conn: &mut AsyncPgConnection,
+    components: &[ComponentId],
+) -> QueryResult<i64> {
+    let chosen = subscriber_components::table
+        .filter(subscriber_components::component_id.eq_any(components.to_vec()))
+        .select(subscriber_components::subscriber_id);
+    subscribers::table
+        .filter(subscribers::confirmed_at.is_not_null())
+        .filter(subscribers::all_components.or(subscribers::id.eq_any(chosen)))
+        .count()
+        .get_result(conn)
+        .await
+}
+
 /// Confirmed subscribers who follow all components or any of these.
 pub async fn confirmed_for_components(
     conn: &mut AsyncPgConnection,

@@ -51,7 +51,10 @@ pub struct Prepared {
     /// Components whose status this update changes: (component, new status).
     pub changes: Vec<(Component, ComponentStatus)>,
     pub internal_recipients: Vec<Member>,
-    pub subscribers: usize,
+    /// The incident's components, whose subscribers get public updates.
+    pub affected: Vec<ComponentId>,
+    /// How many confirmed subscribers a public update reaches.
+    pub subscribers: i64,
 }
 
 /// Who may speak for an incident: its communications lead, its lead, or an admin.
@@ -201,13 +204,10 @@ async fn prepare_in(
     let composed = update_rules::compose(&draft);
     let internal_recipients =
         if audience.is_internal() { stakeholders::recipients(conn, &groups).await? } else { Vec::new() };
-    let subscribers = if audience.is_public() {
-        let ids: Vec<ComponentId> = affected.iter().map(|c| c.id).collect();
-        subscribers::confirmed_for_components(conn, &ids).await?.len()
-    } else {
-        0
-    };
-    Ok(Prepared { draft, composed, audience, groups, changes, internal_recipients, subscribers })
+    let affected: Vec<ComponentId> = affected.iter().map(|c| c.id).collect();
+    let subscribers =
+        if audience.is_public() { subscribers::count_confirmed_for_components(conn, &affected).await? } else { 0 };
+    Ok(Prepared { draft, composed, audience, groups, changes, internal_recipients, affected, subscribers })
 }
 
 /// Checks the form and shows what would be sent, changing nothing.
@@ -300,8 +300,7 @@ pub async fn send(
         }
         let mut subscriber_count = 0;
         if p.audience.is_public() {
-            let ids: Vec<ComponentId> = components::for_incident(conn, id).await?.iter().map(|c| c.id).collect();
-            let subs = subscribers::confirmed_for_components(conn, &ids).await?;
+            let subs = subscribers::confirmed_for_components(conn, &p.affected).await?;
             subscriber_count = subs.len();
             messages.extend(public_emails(settings, &incident, &p, &subs)?);
         }
