@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod email;
+pub mod queue;
 pub mod services;
 pub mod startup;
 pub mod status;

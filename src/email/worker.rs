@@ -12,11 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use secrecy::ExposeSecret;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::message::build_message;
@@ -41,8 +38,6 @@ const POOL_SIZE: u32 = 2 * IN_FLIGHT as u32;
 const LEASE: Duration = Duration::from_secs(300);
 /// The most one message may take, all SMTP commands together.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
-/// Look for due rows at least this often, whatever the notifications say.
-const POLL: Duration = Duration::from_secs(5);
 /// Attempts before a message is given up on.
 pub const MAX_ATTEMPTS: i32 = 10;
 /// The longest wait between two attempts.
@@ -98,67 +93,23 @@ pub fn spawn(pool: DbPool, settings: Settings) {
     tracing::info!(via = %transport.describe(), "outbox worker started");
     let from = settings.mail_from.parse::<Mailbox>().map_err(|e| format!("MAIL_FROM is not a usable address: {e}"));
     let sender = Arc::new(Sender { transport, from });
-    let wake = Arc::new(Notify::new());
-    tokio::spawn(listen(settings.database_url.expose_secret().to_owned(), Arc::clone(&wake)));
-    tokio::spawn(run(pool, sender, wake, settings.mail_retry_base));
-}
-
-/// Wakes the worker on every NOTIFY, reconnecting after the database goes away.
-async fn listen(database_url: String, wake: Arc<Notify>) {
-    let mut backoff = Duration::from_millis(250);
-    loop {
-        match listen_once(&database_url, &wake).await {
-            Ok(()) => backoff = Duration::from_millis(250),
-            Err(e) => {
-                tracing::debug!(error = %e, "outbox listener lost its connection; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
-}
-
-async fn listen_once(database_url: &str, wake: &Notify) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(database_url).await?;
-    diesel::sql_query(format!("LISTEN {OUTBOX_CHANNEL}")).execute(&mut conn).await?;
-    // Anything queued while we were not listening.
-    wake.notify_one();
-    let mut stream = std::pin::pin!(conn.notifications_stream());
-    while let Some(n) = stream.next().await {
-        n?;
-        wake.notify_one();
-    }
-    anyhow::bail!("the notification stream ended")
-}
-
-async fn run(pool: DbPool, sender: Arc<Sender>, wake: Arc<Notify>, retry_base: Duration) {
-    let mut error_wait = Duration::from_millis(250);
-    loop {
-        match deliver_due(&pool, &sender, retry_base).await {
-            Ok(0) => {}
-            Ok(_) => {
-                error_wait = Duration::from_millis(250);
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the outbox worker cannot reach the database; retrying");
-                tokio::time::sleep(error_wait).await;
-                error_wait = (error_wait * 2).min(Duration::from_secs(30));
-                continue;
-            }
-        }
-        let wait = match next_due(&pool).await {
-            Ok(Some(secs)) => Duration::from_secs_f64(secs.clamp(0.0, POLL.as_secs_f64())),
-            Ok(None) | Err(_) => POLL,
-        };
-        // A short floor: a due row we could not claim (locked by a transaction
-        // in progress) must not make us spin.
-        let wait = wait.max(Duration::from_millis(20));
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
+    let retry_base = settings.mail_retry_base;
+    let (deliver_pool, due_pool) = (pool.clone(), pool);
+    crate::queue::spawn(
+        settings.database_url.expose_secret().to_owned(),
+        crate::queue::Queue {
+            name: "outbox",
+            channel: OUTBOX_CHANNEL,
+            deliver_due: move || {
+                let (pool, sender) = (deliver_pool.clone(), Arc::clone(&sender));
+                async move { deliver_due(&pool, &sender, retry_base).await }
+            },
+            next_due: move || {
+                let pool = due_pool.clone();
+                async move { next_due(&pool).await }
+            },
+        },
+    );
 }
 
 async fn next_due(pool: &DbPool) -> anyhow::Result<Option<f64>> {
