@@ -98,6 +98,16 @@ pub struct SettingsArgs {
     /// Seconds between background refreshes of the public status page (it also refreshes on every change).
     #[arg(long, env = "STATUS_REFRESH_SECS", default_value = "30", global = true)]
     pub status_refresh_secs: String,
+    /// Seconds before the first retry of an outgoing webhook delivery that failed; each further retry
+    /// waits twice as long, up to an hour.
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_SECS", default_value = "30", global = true)]
+    pub webhook_retry_base_secs: String,
+    /// When set, /metrics answers only requests with `Authorization: Bearer <this token>`.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
+    /// Seconds between runs of the overdue follow-up digest job (each owner gets at most one digest a day).
+    #[arg(long, env = "DIGEST_INTERVAL_SECS", default_value = "600", global = true)]
+    pub digest_interval_secs: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +136,12 @@ pub struct Settings {
     pub mail_retry_base: std::time::Duration,
     pub status_page_name: String,
     pub status_refresh: std::time::Duration,
+    /// Wait before the first retry of a webhook delivery; doubles with each attempt.
+    pub webhook_retry_base: std::time::Duration,
+    /// The bearer token /metrics requires; `None` leaves it open.
+    pub metrics_token: Option<SecretString>,
+    /// How often the overdue follow-up digest job looks for digests to send.
+    pub digest_interval: std::time::Duration,
 }
 
 /// A bad setting: its variable name, its flag and what is wrong.
@@ -225,6 +241,33 @@ impl Settings {
                 ));
             }
         };
+        let webhook_retry_base = match args.webhook_retry_base_secs.trim().parse::<f64>() {
+            Ok(n) if (0.01..=3600.0).contains(&n) => std::time::Duration::from_secs_f64(n),
+            _ => {
+                return Err(bad(
+                    "WEBHOOK_RETRY_BASE_SECS",
+                    "webhook-retry-base-secs",
+                    format!("is {:?}: expected a number of seconds from 0.01 to 3600", args.webhook_retry_base_secs),
+                ));
+            }
+        };
+        let metrics_token = match args.metrics_token.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                return Err(bad("METRICS_TOKEN", "metrics-token", "must be at least 16 characters without spaces"));
+            }
+            Some(t) => Some(SecretString::from(t.to_owned())),
+        };
+        let digest_interval = match args.digest_interval_secs.trim().parse::<f64>() {
+            Ok(n) if (0.05..=86_400.0).contains(&n) => std::time::Duration::from_secs_f64(n),
+            _ => {
+                return Err(bad(
+                    "DIGEST_INTERVAL_SECS",
+                    "digest-interval-secs",
+                    format!("is {:?}: expected a number of seconds from 0.05 to 86400", args.digest_interval_secs),
+                ));
+            }
+        };
         Ok(Settings {
             database_url,
             bind,
@@ -240,6 +283,9 @@ impl Settings {
             mail_retry_base,
             status_page_name,
             status_refresh,
+            webhook_retry_base,
+            metrics_token,
+            digest_interval,
         })
     }
 
@@ -345,5 +391,30 @@ mod tests {
     fn https_base_urls_make_cookies_secure() {
         let s = Settings::from_args(&args(&["--base-url", "https://status.example.com"])).expect("valid");
         assert!(s.is_https());
+    }
+
+    #[test]
+    fn the_metrics_token_and_webhook_retry_wait_are_checked() {
+        let s = Settings::from_args(&args(&[])).expect("defaults");
+        assert!(s.metrics_token.is_none());
+        assert_eq!(s.webhook_retry_base, std::time::Duration::from_secs(30));
+        let s =
+            Settings::from_args(&args(&["--metrics-token", "0123456789abcdef", "--webhook-retry-base-secs", "0.5"]))
+                .expect("valid");
+        assert_eq!(s.metrics_token.as_ref().map(|t| t.expose_secret().to_owned()), Some("0123456789abcdef".into()));
+        assert_eq!(s.webhook_retry_base, std::time::Duration::from_millis(500));
+        assert_eq!(Settings::from_args(&args(&["--metrics-token", "short"])).expect_err("short").env, "METRICS_TOKEN");
+        let e = Settings::from_args(&args(&["--webhook-retry-base-secs", "0"])).expect_err("zero");
+        assert_eq!(e.env, "WEBHOOK_RETRY_BASE_SECS");
+    }
+
+    #[test]
+    fn the_digest_interval_is_given_in_seconds() {
+        let s = Settings::from_args(&args(&[])).expect("defaults are valid");
+        assert_eq!(s.digest_interval, std::time::Duration::from_secs(600));
+        let s = Settings::from_args(&args(&["--digest-interval-secs", "0.5"])).expect("valid");
+        assert_eq!(s.digest_interval, std::time::Duration::from_millis(500));
+        let e = Settings::from_args(&args(&["--digest-interval-secs", "never"])).expect_err("bad interval");
+        assert_eq!(e.env, "DIGEST_INTERVAL_SECS");
     }
 }

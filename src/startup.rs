@@ -12,7 +12,6 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::db::{self, DbPool};
@@ -92,8 +91,13 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     let status = crate::status::StatusPage::start(pool.clone(), &settings, events.subscribe());
     crate::email::spawn_worker(pool.clone(), settings.clone());
     crate::services::maintenance::spawn_scheduler(pool.clone());
+    crate::services::followups::spawn_digest_job(pool.clone(), settings.clone());
+    crate::services::alerts::spawn_retention_job(pool.clone());
+    crate::services::webhooks::spawn_worker(pool.clone(), settings.clone());
     let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status });
     let state = Arc::clone(&state.into_inner());
+    // Request counts for /metrics, shared by every HTTP worker of this instance.
+    let http_metrics = Arc::new(web::metrics::HttpMetrics::default());
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("firebreak_session".to_owned())
@@ -106,8 +110,10 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
         App::new()
             .wrap(session)
             .wrap(web::security_headers())
-            .wrap(TracingLogger::default())
+            // Outermost: counts, times and logs every request (one line each, secrets blanked).
+            .wrap(web::metrics::RequestTelemetry::new(Arc::clone(&http_metrics)))
             .app_data(Data::from(Arc::clone(&state)))
+            .app_data(Data::from(Arc::clone(&http_metrics)))
             .configure(web::configure)
     })
     .workers(workers)

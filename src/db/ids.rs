@@ -91,3 +91,39 @@ typed_id!(
     /// A row of `outbox`.
     OutboxId
 );
+typed_id!(
+    /// A row of `runbooks`.
+    RunbookId
+);
+typed_id!(
+    /// A row of `webhooks`.
+    WebhookId
+);
+typed_id!(
+    /// A row of `webhook_deliveries`.
+    WebhookDeliveryId
+);
+typed_id!(
+    /// A row of `postmortems`.
+    PostmortemId
+);
+typed_id!(
+    /// A row of `api_tokens`.
+    ApiTokenId
+);
+typed_id!(
+    /// A row of `review_meetings`.
+    MeetingId
+);
+typed_id!(
+    /// A row of `alert_sources`.
+    AlertSourceId
+);
+typed_id!(
+    /// A row of `alerts`.
+    AlertId
+);
+typed_id!(
+    /// A row of `alert_payloads`.
+    AlertPayloadId
+);

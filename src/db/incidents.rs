@@ -29,7 +29,7 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub status_changed_at: DateTime<Utc>,
-    pub declared_by: UserId,
+    pub declared_by: Option<UserId>,
     pub customer_impact: String,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
@@ -69,7 +69,7 @@ pub struct NewIncident<'a> {
     pub detected_at: DateTime<Utc>,
     pub declared_at: DateTime<Utc>,
     pub status_changed_at: DateTime<Utc>,
-    pub declared_by: UserId,
+    pub declared_by: Option<UserId>,
 }
 
 /// Fields that change; `None` leaves a column alone. `version` is always bumped.
@@ -117,6 +117,19 @@ pub async fn update(
         .returning(Incident::as_returning())
         .get_result(conn)
         .await
+}
+
+/// The restricted-incident rule as a filter: everything but restricted
+/// incidents, plus restricted ones the viewer declared or held a role in.
+/// (Admins see everything; callers skip the filter for them.)
+#[diesel::dsl::auto_type]
+pub fn visible_to(viewer: UserId) -> _ {
+    let restricted: &'static str = Visibility::Restricted.as_str();
+    incidents::visibility.ne(restricted).or(incidents::declared_by.eq(viewer)).or(diesel::dsl::exists(
+        incident_roles::table
+            .filter(incident_roles::incident_id.eq(incidents::id))
+            .filter(incident_roles::user_id.eq(viewer)),
+    ))
 }
 
 /// Whether this person took part: declared it or held any role in it, ever.
@@ -168,15 +181,7 @@ pub async fn list(
     let build = || {
         let mut q = incidents::table.into_boxed();
         if !viewer_is_admin {
-            q = q.filter(
-                incidents::visibility.ne(Visibility::Restricted.as_str()).or(incidents::declared_by.eq(viewer)).or(
-                    diesel::dsl::exists(
-                        incident_roles::table
-                            .filter(incident_roles::incident_id.eq(incidents::id))
-                            .filter(incident_roles::user_id.eq(viewer)),
-                    ),
-                ),
-            );
+            q = q.filter(visible_to(viewer));
         }
         if let Some(statuses) = &filter.statuses {
             q = q.filter(incidents::status.eq_any(statuses.clone()));

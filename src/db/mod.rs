@@ -1,6 +1,8 @@
 //! Everything that knows Diesel: the connection pool, the embedded migrations,
 //! typed ids and one module per table with its rows and query functions.
 
+pub mod alerts;
+pub mod api_tokens;
 pub mod audit_log;
 pub mod change_requests;
 pub mod component_status;
@@ -9,8 +11,12 @@ pub mod ids;
 pub mod incident_roles;
 pub mod incidents;
 pub mod maintenances;
+pub mod meetings;
 pub mod outbox;
+pub mod postmortems;
+pub mod reports;
 pub mod request_log;
+pub mod runbooks;
 pub mod schema;
 pub mod sign_in_failures;
 pub mod stakeholders;
@@ -19,6 +25,7 @@ pub mod tasks;
 pub mod timeline;
 pub mod updates;
 pub mod users;
+pub mod webhooks;
 
 use anyhow::Context;
 use diesel::{Connection, PgConnection, RunQueryDsl};

@@ -120,7 +120,7 @@ diesel::table! {
         resolved_at -> Nullable<Timestamptz>,
         closed_at -> Nullable<Timestamptz>,
         status_changed_at -> Timestamptz,
-        declared_by -> Int8,
+        declared_by -> Nullable<Int8>,
         customer_impact -> Text,
         version -> Int4,
         updated_at -> Timestamptz,
@@ -256,6 +256,7 @@ diesel::table! {
         created_by -> Int8,
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
+        priority -> Text,
     }
 }
 
@@ -286,6 +287,200 @@ diesel::table! {
         session_epoch -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        is_service -> Bool,
+    }
+}
+
+diesel::table! {
+    postmortems (id) {
+        id -> Int8,
+        incident_id -> Int8,
+        status -> Text,
+        owner_id -> Nullable<Int8>,
+        drafted_at -> Nullable<Timestamptz>,
+        summary -> Text,
+        customer_impact -> Text,
+        detection -> Text,
+        root_cause -> Text,
+        trigger -> Text,
+        resolution -> Text,
+        went_well -> Text,
+        went_badly -> Text,
+        got_lucky -> Text,
+        lessons -> Text,
+        published_facts -> Nullable<Text>,
+        published_at -> Nullable<Timestamptz>,
+        published_by -> Nullable<Int8>,
+        version -> Int4,
+        updated_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    review_meetings (id) {
+        id -> Int8,
+        postmortem_id -> Int8,
+        uid -> Text,
+        sequence -> Int4,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        time_zone -> Text,
+        location -> Text,
+        conference_url -> Nullable<Text>,
+        organizer_id -> Int8,
+        cancelled_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    review_meeting_invitees (meeting_id, email) {
+        meeting_id -> Int8,
+        email -> Text,
+        name -> Text,
+        user_id -> Nullable<Int8>,
+        removed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    followup_digests (user_id, digest_date) {
+        user_id -> Int8,
+        digest_date -> Date,
+        sent_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    runbooks (id) {
+        id -> Int8,
+        title -> Text,
+        steps -> Text,
+        alert_names -> Array<Text>,
+        source_task_id -> Nullable<Int8>,
+        created_by -> Nullable<Int8>,
+        updated_by -> Nullable<Int8>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    runbook_components (runbook_id, component_id) {
+        runbook_id -> Int8,
+        component_id -> Int8,
+    }
+}
+
+diesel::table! {
+    alert_sources (id) {
+        id -> Int8,
+        public_id -> Text,
+        name -> Text,
+        kind -> Text,
+        token_hash -> Text,
+        severity_label -> Text,
+        severity_mapping -> Text,
+        default_severity -> Int2,
+        component_label -> Text,
+        component_mapping -> Text,
+        enabled -> Bool,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    alert_payloads (id) {
+        id -> Int8,
+        source_id -> Int8,
+        received_at -> Timestamptz,
+        body -> Text,
+        outcome -> Text,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> Int8,
+        source_id -> Int8,
+        incident_id -> Int8,
+        fingerprint -> Text,
+        group_key -> Nullable<Text>,
+        name -> Text,
+        summary -> Text,
+        status -> Text,
+        labels -> Jsonb,
+        starts_at -> Timestamptz,
+        ends_at -> Nullable<Timestamptz>,
+        generator_url -> Nullable<Text>,
+        first_seen_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        name -> Text,
+        url -> Text,
+        secret -> Text,
+        events -> Array<Text>,
+        format -> Text,
+        enabled -> Bool,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        webhook_id -> Int8,
+        delivery_id -> Text,
+        event -> Text,
+        incident_id -> Nullable<Int8>,
+        body -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        delivery_id -> Int8,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Int8,
+        name -> Text,
+        prefix -> Text,
+        token_hash -> Text,
+        role -> Text,
+        user_id -> Int8,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -306,12 +501,27 @@ diesel::joinable!(subscriber_components -> components (component_id));
 diesel::joinable!(subscriber_components -> subscribers (subscriber_id));
 diesel::joinable!(tasks -> incidents (incident_id));
 diesel::joinable!(timeline_entries -> incidents (incident_id));
+diesel::joinable!(postmortems -> incidents (incident_id));
+diesel::joinable!(review_meetings -> postmortems (postmortem_id));
+diesel::joinable!(review_meeting_invitees -> review_meetings (meeting_id));
+diesel::joinable!(runbook_components -> runbooks (runbook_id));
+diesel::joinable!(runbook_components -> components (component_id));
+diesel::joinable!(alert_payloads -> alert_sources (source_id));
+diesel::joinable!(alerts -> alert_sources (source_id));
+diesel::joinable!(alerts -> incidents (incident_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    alert_payloads,
+    alert_sources,
+    alerts,
+    api_tokens,
     audit_log,
     change_requests,
     component_status_changes,
     components,
+    followup_digests,
     incident_components,
     incident_roles,
     incident_stakeholder_groups,
@@ -321,7 +531,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     maintenances,
     outbox,
     outbox_attempts,
+    postmortems,
     request_log,
+    review_meeting_invitees,
+    review_meetings,
+    runbook_components,
+    runbooks,
     sign_in_failures,
     stakeholder_groups,
     stakeholder_members,
@@ -330,4 +545,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     timeline_entries,
     users,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
 );

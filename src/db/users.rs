@@ -21,6 +21,8 @@ pub struct User {
     pub session_epoch: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The user behind an API token: never signs in, never listed as a person.
+    pub is_service: bool,
 }
 
 impl User {
@@ -64,8 +66,20 @@ pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryRe
     users::table.filter(users::email.eq(email)).select(User::as_select()).first(conn).await.optional()
 }
 
+/// The people (not the service users behind API tokens).
 pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
-    users::table.order((users::disabled.asc(), users::display_name.asc())).select(User::as_select()).load(conn).await
+    users::table
+        .filter(users::is_service.eq(false))
+        .order((users::disabled.asc(), users::display_name.asc()))
+        .select(User::as_select())
+        .load(conn)
+        .await
+}
+
+/// Every user's display name, service users included (for showing who did something).
+pub async fn display_names(conn: &mut AsyncPgConnection) -> QueryResult<std::collections::HashMap<UserId, String>> {
+    let rows: Vec<(UserId, String)> = users::table.select((users::id, users::display_name)).load(conn).await?;
+    Ok(rows.into_iter().collect())
 }
 
 pub async fn any_exist(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
@@ -76,6 +90,7 @@ pub async fn count_active_admins(conn: &mut AsyncPgConnection) -> QueryResult<i6
     users::table
         .filter(users::role.eq(Role::Admin.as_str()))
         .filter(users::disabled.eq(false))
+        .filter(users::is_service.eq(false))
         .count()
         .get_result(conn)
         .await

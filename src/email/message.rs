@@ -188,6 +188,19 @@ mod tests {
     }
 
     #[test]
+    fn the_calendar_part_names_its_method_and_charset() {
+        for (given, method) in [(None, "REQUEST"), (Some("cancel"), "CANCEL")] {
+            let mut r = row();
+            r.calendar = Some(format!("BEGIN:VCALENDAR\r\nMETHOD:{method}\r\nEND:VCALENDAR\r\n"));
+            r.calendar_method = given.map(str::to_owned);
+            let raw = String::from_utf8(formatted(&r)).expect("ascii");
+            let header = format!("Content-Type: text/calendar; charset=utf-8; method={method}\r\n");
+            assert!(raw.contains(&header), "{raw}");
+            assert!(raw.contains("Content-Disposition: attachment; filename=\"invite.ics\""), "{raw}");
+        }
+    }
+
+    #[test]
     fn header_injection_is_impossible() {
         let mut r = row();
         r.subject = "Hello\r\nBcc: victim@example.com".to_owned();

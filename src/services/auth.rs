@@ -37,7 +37,9 @@ pub async fn sign_in(
     let (user, (account_failures, address_failures)) = {
         let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("no database connection: {e}"))?;
         let counts = sign_in_failures::count_since(&mut conn, &email, client_addr, window_start).await?;
-        (users::find_by_email(&mut conn, &email).await?, counts)
+        // The service users behind API tokens never sign in: treated as unknown accounts.
+        let user = users::find_by_email(&mut conn, &email).await?.filter(|u| !u.is_service);
+        (user, counts)
     };
 
     match throttle::decide(account_failures, address_failures) {

@@ -16,11 +16,13 @@ use crate::db::{
     stakeholders, users,
 };
 use crate::domain::Role;
+use crate::domain::followups as followup_rules;
 use crate::domain::incident::{
     self as rules, ChangeStatus, DetectionSource, EntryKind, IncidentKind, IncidentRole, IncidentStatus, Severity,
     TaskKind, TaskStatus, Visibility,
 };
 use crate::domain::markdown::to_safe_html;
+use crate::domain::webhooks::EventKind;
 
 /// The channel live viewers listen on; the payload is the incident id.
 pub const NOTIFY_CHANNEL: &str = "firebreak_incident";
@@ -111,7 +113,7 @@ pub(crate) async fn name_of(conn: &mut AsyncPgConnection, id: UserId) -> diesel:
 }
 
 /// A responder who can hold a role or a task, chosen from a form's user id.
-async fn parse_responder(conn: &mut AsyncPgConnection, input: &str) -> Result<Option<UserId>, String> {
+pub(crate) async fn parse_responder(conn: &mut AsyncPgConnection, input: &str) -> Result<Option<UserId>, String> {
     let t = input.trim();
     if t.is_empty() {
         return Ok(None);
@@ -212,61 +214,116 @@ pub async fn declare(
     let visibility =
         if kind == IncidentKind::Security || input.restricted { Visibility::Restricted } else { Visibility::Internal };
 
+    let opening = Opening {
+        title: &title,
+        severity,
+        kind,
+        detection,
+        environment: &environment,
+        visibility,
+        conference_url: conference_url.as_deref(),
+        impact_started_at: impact.unwrap_or(now),
+        detected_at: now,
+        components: &component_ids,
+        declared_by: Some(me),
+        lead: Some(lead),
+    };
     conn.transaction(async |conn| {
-        let incident = incidents::insert(
-            conn,
-            &NewIncident {
-                title: &title,
-                kind: kind.as_str(),
-                severity: severity.level(),
-                environment: &environment,
-                detection_source: detection.as_str(),
-                visibility: visibility.as_str(),
-                conference_url: conference_url.as_deref(),
-                impact_started_at: impact.unwrap_or(now),
-                detected_at: now,
-                declared_at: now,
-                status_changed_at: now,
-                declared_by: me,
-            },
-        )
-        .await?;
-        if !component_ids.is_empty() {
-            incidents::set_components(conn, incident.id, &component_ids).await?;
-        }
-        let declarer = name_of(conn, me).await?;
-        let body = format!(
-            "{declarer} declared a {severity} {} incident in {environment} (detected by: {}).",
-            kind.label().to_lowercase(),
-            detection.label().to_lowercase()
-        );
-        record(conn, incident.id, Some(me), EntryKind::System, &body, now).await?;
-        incident_roles::assign(conn, incident.id, IncidentRole::Lead, lead, Some(me), now).await?;
-        let lead_name = name_of(conn, lead).await?;
-        record(conn, incident.id, Some(me), EntryKind::Role, &format!("{lead_name} is the incident lead."), now)
-            .await?;
-        // Acknowledged: the first lead assignment after declaring.
-        let incident =
-            incidents::update(conn, incident.id, &IncidentChanges { acknowledged_at: Some(now), ..Default::default() })
-                .await?;
-        // Severe incidents keep every stakeholder group informed by default.
-        if severity.level() <= 2 {
-            let all: Vec<_> = stakeholders::list_groups(conn).await?.iter().map(|g| g.id).collect();
-            stakeholders::set_groups_for_incident(conn, incident.id, &all).await?;
-        }
-        let announced = super::updates::announce(conn, settings, &incident).await?;
-        if announced > 0 {
-            let body = format!(
-                "Announced to the “{}” group ({announced} recipient{}).",
-                stakeholders::INCIDENT_REPORTS,
-                if announced == 1 { "" } else { "s" }
-            );
-            record(conn, incident.id, None, EntryKind::System, &body, now).await?;
-        }
+        let incident = open(conn, settings, &opening, now).await?;
         notify(conn, incident.id).await?;
         Ok(incident)
     })
     .await
+}
+
+/// A new incident, already checked: by a person (declare) or by an alert.
+pub(crate) struct Opening<'a> {
+    pub title: &'a str,
+    pub severity: Severity,
+    pub kind: IncidentKind,
+    pub detection: DetectionSource,
+    pub environment: &'a str,
+    pub visibility: Visibility,
+    pub conference_url: Option<&'a str>,
+    pub impact_started_at: DateTime<Utc>,
+    pub detected_at: DateTime<Utc>,
+    pub components: &'a [ComponentId],
+    /// `None` when an alert opened it.
+    pub declared_by: Option<UserId>,
+    /// `None` leaves the lead open: the incident is acknowledged when someone takes it.
+    pub lead: Option<UserId>,
+}
+
+/// Writes a new incident in the caller's transaction: the row, its components,
+/// its post-mortem, the lead, the first timeline entries, the default
+/// stakeholder groups, the "incident reports" announcement and the outgoing
+/// webhooks. The caller notifies live viewers.
+pub(crate) async fn open(
+    conn: &mut AsyncPgConnection,
+    settings: &crate::config::Settings,
+    o: &Opening<'_>,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Incident> {
+    let Opening { severity, kind, detection, environment, .. } = *o;
+    let incident = incidents::insert(
+        conn,
+        &NewIncident {
+            title: o.title,
+            kind: kind.as_str(),
+            severity: severity.level(),
+            environment,
+            detection_source: detection.as_str(),
+            visibility: o.visibility.as_str(),
+            conference_url: o.conference_url,
+            impact_started_at: o.impact_started_at,
+            detected_at: o.detected_at,
+            declared_at: now,
+            status_changed_at: now,
+            declared_by: o.declared_by,
+        },
+    )
+    .await?;
+    if !o.components.is_empty() {
+        incidents::set_components(conn, incident.id, o.components).await?;
+    }
+    crate::db::postmortems::create(conn, incident.id).await?;
+    let body = match o.declared_by {
+        Some(me) => format!(
+            "{} declared a {severity} {} incident in {environment} (detected by: {}).",
+            name_of(conn, me).await?,
+            kind.label().to_lowercase(),
+            detection.label().to_lowercase()
+        ),
+        None => format!("An alert opened a {severity} {} incident in {environment}.", kind.label().to_lowercase()),
+    };
+    record(conn, incident.id, o.declared_by, EntryKind::System, &body, now).await?;
+    let mut incident = incident;
+    if let Some(lead) = o.lead {
+        incident_roles::assign(conn, incident.id, IncidentRole::Lead, lead, o.declared_by, now).await?;
+        let lead_name = name_of(conn, lead).await?;
+        record(conn, incident.id, o.declared_by, EntryKind::Role, &format!("{lead_name} is the incident lead."), now)
+            .await?;
+        // Acknowledged: the first lead assignment after declaring.
+        incident =
+            incidents::update(conn, incident.id, &IncidentChanges { acknowledged_at: Some(now), ..Default::default() })
+                .await?;
+    }
+    // Severe incidents keep every stakeholder group informed by default.
+    if severity.level() <= 2 {
+        let all: Vec<_> = stakeholders::list_groups(conn).await?.iter().map(|g| g.id).collect();
+        stakeholders::set_groups_for_incident(conn, incident.id, &all).await?;
+    }
+    let announced = super::updates::announce(conn, settings, &incident).await?;
+    if announced > 0 {
+        let body = format!(
+            "Announced to the “{}” group ({announced} recipient{}).",
+            stakeholders::INCIDENT_REPORTS,
+            if announced == 1 { "" } else { "s" }
+        );
+        record(conn, incident.id, None, EntryKind::System, &body, now).await?;
+    }
+    super::webhooks::enqueue(conn, settings, EventKind::IncidentDeclared, &incident, serde_json::Value::Null).await?;
+    Ok(incident)
 }
 
 /// A note from the timeline form: Markdown, optionally back-dated, optionally
@@ -350,6 +407,7 @@ pub async fn set_highlight(
 /// and closed records its timestamp; reopening is recorded as such.
 pub async fn change_status(
     pool: &DbPool,
+    settings: &crate::config::Settings,
     actor: &Actor,
     id: IncidentId,
     status_input: &str,
@@ -361,7 +419,7 @@ pub async fn change_status(
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
         let incident = load_for_change(conn, actor, id).await?;
-        move_status(conn, &incident, next, me, now).await
+        move_status(conn, settings, &incident, next, me, now).await
     })
     .await
 }
@@ -370,6 +428,7 @@ pub async fn change_status(
 /// the timestamps it implies, writes the timeline entry and notifies.
 pub(crate) async fn move_status(
     conn: &mut AsyncPgConnection,
+    settings: &crate::config::Settings,
     incident: &Incident,
     next: IncidentStatus,
     me: UserId,
@@ -392,7 +451,9 @@ pub(crate) async fn move_status(
         IncidentChanges { status: Some(next.as_str()), status_changed_at: Some(now), ..Default::default() };
     match next {
         IncidentStatus::Monitoring if incident.mitigated_at.is_none() => changes.mitigated_at = Some(now),
-        IncidentStatus::Resolved if incident.resolved_at.is_none() => {
+        // Resolving again after a reopen moves the resolution time: the
+        // metrics count the resolution that stuck (domain::metrics).
+        IncidentStatus::Resolved => {
             changes.resolved_at = Some(now);
             if incident.mitigated_at.is_none() {
                 changes.mitigated_at = Some(now);
@@ -409,11 +470,18 @@ pub(crate) async fn move_status(
         format!("{who} changed the status: {} → {}.", current.label(), next.label())
     };
     record_and_notify(conn, incident.id, me, EntryKind::Status, &body, now).await?;
+    let detail = serde_json::json!({ "from": current.as_str(), "to": next.as_str() });
+    super::webhooks::enqueue(conn, settings, EventKind::StatusChanged, &updated, detail.clone()).await?;
+    if next == IncidentStatus::Resolved {
+        super::postmortems::on_resolved(conn, &updated, now).await?;
+        super::webhooks::enqueue(conn, settings, EventKind::Resolved, &updated, detail).await?;
+    }
     Ok(updated)
 }
 
 pub async fn change_severity(
     pool: &DbPool,
+    settings: &crate::config::Settings,
     actor: &Actor,
     id: IncidentId,
     severity_input: &str,
@@ -434,6 +502,8 @@ pub async fn change_severity(
         let who = name_of(conn, me).await?;
         let body = format!("{who} changed the severity: {} → {next}.", incident.severity());
         record_and_notify(conn, id, me, EntryKind::Severity, &body, now).await?;
+        let detail = serde_json::json!({ "from": incident.severity().level(), "to": next.level() });
+        super::webhooks::enqueue(conn, settings, EventKind::SeverityChanged, &updated, detail).await?;
         Ok(updated)
     })
     .await
@@ -699,10 +769,39 @@ pub struct TaskInput {
     pub timebox_minutes: String,
     pub due_at: String,
     pub ticket_url: String,
+    pub details: String,
+    /// high | medium | low; for follow-ups (empty: medium).
+    pub priority: String,
 }
 
+/// Adds a task. Follow-ups get a due date 7 days out unless one is given
+/// (never in the past), and their owner is emailed in the same transaction.
+pub async fn add_task(
+    pool: &DbPool,
+    settings: &crate::config::Settings,
+    actor: &Actor,
+    tz: chrono_tz::Tz,
+    id: IncidentId,
+    input: &TaskInput,
+) -> Result<Task, ServiceError> {
+    insert_task(pool, Some(settings), actor, tz, id, input).await
+}
+
+/// `add_task` for callers without the settings (an unowned follow-up, e.g.
+/// the post-mortem's monitoring follow-up): nobody is emailed.
 pub async fn create_task(
     pool: &DbPool,
+    actor: &Actor,
+    tz: chrono_tz::Tz,
+    id: IncidentId,
+    input: &TaskInput,
+) -> Result<Task, ServiceError> {
+    insert_task(pool, None, actor, tz, id, input).await
+}
+
+async fn insert_task(
+    pool: &DbPool,
+    settings: Option<&crate::config::Settings>,
     actor: &Actor,
     tz: chrono_tz::Tz,
     id: IncidentId,
@@ -726,21 +825,36 @@ pub async fn create_task(
         }
     };
     let timebox = errors.check("task_timebox", rules::parse_optional_minutes(&input.timebox_minutes));
-    let due = errors.check("task_due_at", parse_future_time(&input.due_at, tz));
+    let due = errors.check("task_due_at", parse_future_time(&input.due_at, tz, now));
     let ticket = errors.check("task_ticket_url", rules::parse_optional_url(&input.ticket_url));
-    let (Some(title), Some(kind), Some(assignee), Some(timebox), Some(due), Some(ticket), true) =
-        (title, kind, assignee, timebox, due, ticket, errors.is_empty())
+    let details = errors.check("task_details", rules::parse_short_text(&input.details, "details", 5000));
+    let priority = errors.check("task_priority", followup_rules::Priority::parse_or_default(&input.priority));
+    let (
+        Some(title),
+        Some(kind),
+        Some(assignee),
+        Some(timebox),
+        Some(due),
+        Some(ticket),
+        Some(details),
+        Some(priority),
+        true,
+    ) = (title, kind, assignee, timebox, due, ticket, details, priority, errors.is_empty())
     else {
         return Err(ServiceError::Invalid(errors));
     };
+    let due =
+        if kind == TaskKind::FollowUp { Some(due.unwrap_or_else(|| followup_rules::default_due(now))) } else { due };
     conn.transaction(async |conn| {
-        load_for_change(conn, actor, id).await?;
+        let incident = load_for_change(conn, actor, id).await?;
         let task = tasks::insert(
             conn,
             &NewTask {
                 incident_id: id,
                 title: &title,
+                details: &details,
                 kind: kind.as_str(),
+                priority: priority.as_str(),
                 assignee_id: assignee,
                 timebox_minutes: timebox,
                 // A timeboxed attempt starts its clock when it is created.
@@ -759,17 +873,28 @@ pub async fn create_task(
         if let Some(m) = timebox {
             body.push_str(&format!(", timeboxed to {m} min"));
         }
+        if kind == TaskKind::FollowUp {
+            body.push_str(&format!(", {} priority", priority.label().to_lowercase()));
+        }
         body.push('.');
+        if let (Some(a), Some(settings)) = (assignee, settings) {
+            super::followups::notify_owner(conn, settings, &task, &incident, a, me).await?;
+        }
         record_and_notify(conn, id, me, EntryKind::Task, &body, now).await?;
         Ok(task)
     })
     .await
 }
 
-fn parse_future_time(input: &str, tz: chrono_tz::Tz) -> Result<Option<DateTime<Utc>>, String> {
-    // Due times may lie ahead: read them like past times, without the "not in the future" rule.
-    let far_future = Utc::now() + chrono::Duration::days(3650);
-    rules::parse_past_time(input, tz, far_future)
+/// A due time: read like a past time (without the "not in the future" rule),
+/// then refused when it has already passed.
+fn parse_future_time(input: &str, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
+    let far_future = now + chrono::Duration::days(3650);
+    let due = rules::parse_past_time(input, tz, far_future)?;
+    if let Some(d) = due {
+        followup_rules::check_due(d, now)?;
+    }
+    Ok(due)
 }
 
 pub async fn set_task_status(
@@ -807,6 +932,7 @@ pub async fn set_task_status(
 
 pub async fn assign_task(
     pool: &DbPool,
+    settings: &crate::config::Settings,
     actor: &Actor,
     id: IncidentId,
     task: TaskId,
@@ -819,7 +945,7 @@ pub async fn assign_task(
         .await
         .map_err(|m| ServiceError::Invalid(FieldErrors::single("assignee", m)))?;
     conn.transaction(async |conn| {
-        load_for_change(conn, actor, id).await?;
+        let incident = load_for_change(conn, actor, id).await?;
         let current = tasks::find_in(conn, id, task).await?.ok_or(ServiceError::NotFound)?;
         if current.assignee_id == assignee {
             return Ok(current);
@@ -831,6 +957,9 @@ pub async fn assign_task(
             Some(a) => format!("{who} assigned the task “{}” to {}.", updated.title, name_of(conn, a).await?),
             None => format!("{who} unassigned the task “{}”.", updated.title),
         };
+        if let Some(a) = assignee {
+            super::followups::notify_owner(conn, settings, &updated, &incident, a, me).await?;
+        }
         record_and_notify(conn, id, me, EntryKind::Task, &body, now).await?;
         Ok(updated)
     })

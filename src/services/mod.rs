@@ -2,14 +2,21 @@
 //! Web handlers call these; they know nothing of HTTP.
 
 pub mod accounts;
+pub mod alerts;
+pub mod api_tokens;
 pub mod auth;
 pub mod components;
+pub mod followups;
 pub mod incidents;
 pub mod maintenance;
+pub mod meetings;
 pub mod passwords;
+pub mod postmortems;
+pub mod runbooks;
 pub mod stakeholders;
 pub mod subscriptions;
 pub mod updates;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 

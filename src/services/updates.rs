@@ -21,6 +21,7 @@ use crate::domain::Role;
 use crate::domain::incident::{self as rules, EntryKind, IncidentRole, IncidentStatus, Visibility};
 use crate::domain::status::{Audience, ComponentStatus};
 use crate::domain::updates::{self as update_rules, Composed, Draft};
+use crate::domain::webhooks::EventKind;
 use crate::email::compose::{Email, link};
 
 /// The raw values of the update form.
@@ -82,6 +83,13 @@ async fn require_sender(
     Ok(me)
 }
 
+/// Whether sending an update with this status moves the incident. A
+/// "resolved" update about a closed incident (e.g. the post-mortem's final
+/// note) leaves it closed.
+fn moves_status(current: IncidentStatus, drafted: IncidentStatus) -> bool {
+    drafted != current && !(current == IncidentStatus::Closed && drafted == IncidentStatus::Resolved)
+}
+
 /// Parses and checks the form against the incident as it is now.
 async fn prepare_in(
     conn: &mut AsyncPgConnection,
@@ -96,7 +104,7 @@ async fn prepare_in(
         errors.add("status", "Updates describe investigating, identified, monitoring or resolved.");
     }
     if let Some(s) = status
-        && s != incident.status()
+        && moves_status(incident.status(), s)
         && !incident.status().can_move_to(s)
     {
         errors.add(
@@ -244,8 +252,8 @@ pub async fn send(
         let me = require_sender(conn, id, actor).await?;
         let p = prepare_in(conn, &incident, tz, input, now).await?;
         let mut incident = incident;
-        if p.draft.status != incident.status() {
-            incident = move_status(conn, &incident, p.draft.status, me, now).await?;
+        if moves_status(incident.status(), p.draft.status) {
+            incident = move_status(conn, settings, &incident, p.draft.status, me, now).await?;
         }
         let update = updates::insert(
             conn,
@@ -319,6 +327,13 @@ pub async fn send(
         }
         let body = format!("{who} sent an update to {}: {}", audiences.join(" and "), p.composed.subject);
         record(conn, id, Some(me), EntryKind::Update, &body, now).await?;
+        let detail = serde_json::json!({
+            "update_id": update.public_id,
+            "audience": p.audience.as_str(),
+            "subject": p.composed.subject,
+            "body": p.composed.body,
+        });
+        super::webhooks::enqueue(conn, settings, EventKind::UpdatePublished, &incident, detail).await?;
         component_status::notify_status_changed(conn).await?;
         notify(conn, id).await?;
         Ok(update)

@@ -281,8 +281,8 @@ fn incident(id: &Identity, data: &Data, all: &[Component], i: &IncidentData) -> 
     Incident {
         id: i.public_id.clone(),
         name: i.title.clone(),
-        // A published post-mortem will make this "postmortem" (a later issue).
-        status: public_status_of(i.status),
+        // Statuspage's last stage: resolved, with its post-mortem published.
+        status: if i.postmortem.is_some() && !i.is_active() { "postmortem" } else { public_status_of(i.status) },
         created_at: timestamp(i.declared_at),
         updated_at: timestamp(i.updated_at()),
         monitoring_at: i.monitoring_at().map(timestamp),

@@ -57,6 +57,8 @@ pub struct IncidentData {
     pub components: Vec<ComponentId>,
     /// Published updates, newest first (never empty).
     pub updates: Vec<UpdateData>,
+    /// Its post-mortem's summary (Markdown) and publication time, once published.
+    pub postmortem: Option<(String, DateTime<Utc>)>,
 }
 
 impl IncidentData {
@@ -426,6 +428,12 @@ async fn complete_incidents(conn: &mut AsyncPgConnection, rows: Vec<IncidentTupl
             affected: affected_by_update.remove(&id).unwrap_or_default(),
         });
     }
+    let mut postmortems: HashMap<IncidentId, (String, DateTime<Utc>)> =
+        crate::db::postmortems::published_summaries(conn, &ids)
+            .await?
+            .into_iter()
+            .filter_map(|(id, summary, at)| Some((id, (summary, at?))))
+            .collect();
     let mut out = Vec::with_capacity(rows.len());
     for (id, public_id, title, status, severity, declared_at, impact_started_at, resolved_at) in rows {
         let updates = updates_by_incident.remove(&id).unwrap_or_default();
@@ -443,6 +451,7 @@ async fn complete_incidents(conn: &mut AsyncPgConnection, rows: Vec<IncidentTupl
             resolved_at,
             components: links.iter().filter(|(i, _)| *i == id).map(|(_, c)| *c).collect(),
             updates,
+            postmortem: postmortems.remove(&id),
         });
     }
     Ok(out)

@@ -104,9 +104,16 @@ pub struct IncidentView {
     pub started: TimeView,
     pub resolved: Option<TimeView>,
     pub updates: Vec<UpdateView>,
-    /// POST-MORTEM: the public summary's URL once one is published (a later
-    /// issue fills this in; templates already show the link when set).
+    /// The published post-mortem's summary on the incident's page, once there is one.
     pub postmortem_url: Option<String>,
+    pub postmortem_summary: Option<PostmortemSummary>,
+}
+
+/// A published post-mortem's summary, as the public incident page shows it.
+pub struct PostmortemSummary {
+    /// Sanitised HTML (the summary is Markdown).
+    pub html: String,
+    pub published: TimeView,
 }
 
 pub struct MaintenanceView {
@@ -267,7 +274,11 @@ pub fn incident(components: &[ComponentRow], i: &IncidentData) -> IncidentView {
                 at: TimeView::of(u.created_at),
             })
             .collect(),
-        postmortem_url: None,
+        postmortem_url: i.postmortem.as_ref().map(|_| format!("/status/incidents/{}#postmortem", i.public_id)),
+        postmortem_summary: i.postmortem.as_ref().map(|(summary, at)| PostmortemSummary {
+            html: crate::domain::markdown::to_safe_html(summary),
+            published: TimeView::of(*at),
+        }),
     }
 }
 

@@ -59,6 +59,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 (Some(s), Some(e)) if constant_time_eq(s.as_bytes(), e.as_bytes()) => {}
                 _ => return Err(AppError::Csrf),
             }
+            // PostgreSQL cannot store NUL in text: refuse it here, for every form.
+            if url::form_urlencoded::parse(&body).any(|(_, v)| v.contains('\0')) {
+                return Err(AppError::BadRequest("Text may not contain NUL characters.".to_owned()));
+            }
             serde_html_form::from_bytes::<T>(&body).map(CsrfForm).map_err(|e| AppError::BadRequest(e.to_string()))
         })
     }

@@ -11,7 +11,8 @@ use super::session::MaybeUser;
 use super::{AppError, Layout, render, see_other};
 use crate::db::incidents::IncidentFilter;
 use crate::db::{IncidentId, incident_roles, incidents, tasks};
-use crate::domain::incident::{IncidentRole, format_duration};
+use crate::domain::followups::{Closure, closure};
+use crate::domain::incident::{IncidentRole, IncidentStatus, Severity, format_duration};
 use crate::startup::AppState;
 
 pub struct ActiveRow {
@@ -28,6 +29,18 @@ pub struct MyTask {
     pub due: String,
 }
 
+/// A resolved or closed incident that is not fully closed yet.
+pub struct WaitingRow {
+    pub id: IncidentId,
+    pub title: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub resolved: String,
+    /// "post-mortem draft (not published); 2 open follow-ups"
+    pub waiting_on: String,
+    pub open_followups: i64,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
@@ -35,7 +48,13 @@ pub struct DashboardPage {
     pub active: Vec<ActiveRow>,
     pub my_tasks: Vec<MyTask>,
     pub rows: Vec<Row>,
+    pub waiting: Vec<WaitingRow>,
+    /// How many incidents wait in all (more than listed when there are many).
+    pub waiting_total: i64,
 }
+
+/// How many not-yet-fully-closed incidents the dashboard lists.
+const WAITING_LIMIT: i64 = 20;
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: MaybeUser) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
@@ -75,7 +94,25 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: MaybeUser)
         .collect();
     let resolved_filter = IncidentFilter { statuses: Some(vec!["resolved", "closed"]), ..Default::default() };
     let (resolved, _) = incidents::list(&mut conn, user.id, user.is_admin(), &resolved_filter, 10, 0).await?;
+    let candidates = tasks::awaiting_closure(&mut conn, user.id, user.is_admin(), WAITING_LIMIT).await?;
     drop(conn);
+    let waiting_total = candidates.first().map_or(0, |c| c.total);
+    let waiting = candidates
+        .into_iter()
+        .filter_map(|c| {
+            let status = IncidentStatus::parse(&c.status).ok()?;
+            let closure = closure(status, &c.postmortem_status, c.open_followups);
+            matches!(closure, Closure::Waiting { .. }).then(|| WaitingRow {
+                id: c.id,
+                severity: Severity::new(c.severity).unwrap_or(Severity::ALL[0]),
+                status,
+                resolved: c.resolved_at.map(|t| local_time(t, tz)).unwrap_or_default(),
+                waiting_on: closure.waiting_on(),
+                open_followups: c.open_followups,
+                title: c.title,
+            })
+        })
+        .collect();
     // Built only now: building it takes the flash messages, which a redirect must leave for the next page.
     let layout = Layout::extract(&req).await?;
     let page = DashboardPage {
@@ -83,6 +120,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: MaybeUser)
         active,
         my_tasks,
         rows: resolved.iter().map(|i| row(i, tz)).collect(),
+        waiting,
+        waiting_total,
     };
     render(actix_web::http::StatusCode::OK, &page)
 }

@@ -60,7 +60,7 @@ async fn views(
     for (m, _, name) in maintenances::component_names(conn, &ids).await? {
         names.entry(m).or_default().push(name);
     }
-    let people: HashMap<_, _> = users::list(conn).await?.into_iter().map(|u| (u.id, u.display_name)).collect();
+    let people: HashMap<_, _> = users::display_names(conn).await?;
     Ok(windows
         .into_iter()
         .map(|m| WindowView {

@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod admin;
+pub mod alerts;
+pub mod api;
 pub mod auth;
 pub mod csrf;
 pub mod dashboard;
@@ -10,10 +12,15 @@ pub mod health;
 pub mod incidents;
 pub mod layout;
 pub mod maintenances;
+pub mod metrics;
+pub mod postmortems;
+pub mod reports;
+pub mod runbooks;
 pub mod session;
 pub mod static_files;
 pub mod status;
 pub mod subscriptions;
+pub mod tasks;
 
 pub use actix_web::web::Data;
 
@@ -41,6 +48,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/account", web::get().to(account::show))
         .route("/account/password", web::post().to(account::change_password))
         .route("/account/time-zone", web::post().to(account::set_time_zone))
+        .route("/admin", web::get().to(admin::index))
         .route("/admin/users", web::get().to(admin::users::list))
         .route("/admin/users", web::post().to(admin::users::create))
         .route("/admin/users/new", web::get().to(admin::users::new_form))
@@ -79,6 +87,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(admin::components::configure)
         .configure(maintenances::configure)
         .configure(subscriptions::configure)
+        .configure(postmortems::configure)
+        .configure(tasks::configure)
+        .configure(runbooks::configure)
+        .configure(reports::configure)
+        .configure(alerts::configure)
+        .configure(admin::alert_sources::configure)
+        .configure(admin::webhooks::configure)
+        .configure(admin::api_tokens::configure)
+        .configure(api::configure)
+        .configure(metrics::configure)
         .default_service(web::to(error::not_found));
 }
 

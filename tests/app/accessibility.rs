@@ -63,6 +63,7 @@ async fn every_page_passes_axe_in_light_and_dark() {
 
     sign_in(&browser, &app.address, &admin_user).await;
     let incident = &seeded.incident;
+    let postmortem = app.count(&format!("SELECT id AS n FROM postmortems WHERE incident_id = {incident}")).await;
     let pages = [
         "/".to_owned(),
         "/incidents".to_owned(),
@@ -85,6 +86,17 @@ async fn every_page_passes_axe_in_light_and_dark() {
         seeded.maintenance.clone(),
         "/account".to_owned(),
         "/no-such-page".to_owned(),
+        "/admin".to_owned(),
+        "/tasks".to_owned(),
+        "/postmortems".to_owned(),
+        format!("/postmortems/{postmortem}"),
+        format!("/postmortems/{postmortem}/edit"),
+        "/runbooks".to_owned(),
+        "/runbooks/new".to_owned(),
+        "/reports".to_owned(),
+        "/admin/alert-sources".to_owned(),
+        "/admin/webhooks".to_owned(),
+        "/admin/api-tokens".to_owned(),
     ];
     for path in &pages {
         check_page(&browser, &app.address, path, &axe_source, &mut failures).await;

@@ -163,6 +163,9 @@ pub fn test_settings(db_url: &str) -> Settings {
         mail_retry_base: std::time::Duration::from_millis(200),
         status_page_name: "Example".to_owned(),
         status_refresh: std::time::Duration::from_secs(30),
+        webhook_retry_base: std::time::Duration::from_millis(200),
+        metrics_token: None,
+        digest_interval: std::time::Duration::from_secs(600),
     }
 }
 

@@ -31,7 +31,7 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, layout: Layout)
     user.require(Role::Admin)?;
     let mut conn = state.pool.get().await?;
     let entries = audit_log::recent(&mut conn, 200).await?;
-    let names: HashMap<_, _> = users::list(&mut conn).await?.into_iter().map(|u| (u.id, u.display_name)).collect();
+    let names: HashMap<_, _> = users::display_names(&mut conn).await?;
     let rows = entries
         .into_iter()
         .map(|e| AuditRow {
@@ -46,5 +46,5 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser, layout: Layout)
             client_addr: e.client_addr.unwrap_or_default(),
         })
         .collect();
-    render(StatusCode::OK, &AuditPage { layout: layout.at("audit"), rows })
+    render(StatusCode::OK, &AuditPage { layout: layout.at("admin"), rows })
 }

@@ -72,7 +72,7 @@ async fn page(
     let mut conn = state.pool.get().await?;
     let groups = grouped(components::list(&mut conn).await?);
     let group_names = groups.iter().filter(|g| !g.name.is_empty()).map(|g| g.name.clone()).collect();
-    Ok(ComponentsPage { layout: layout.at("components"), groups, group_names, form, errors })
+    Ok(ComponentsPage { layout: layout.at("admin"), groups, group_names, form, errors })
 }
 
 pub async fn list(state: web::Data<AppState>, user: CurrentUser, layout: Layout) -> Result<HttpResponse, AppError> {
@@ -145,7 +145,7 @@ async fn history(
     tz: chrono_tz::Tz,
 ) -> Result<Vec<HistoryRow>, AppError> {
     let changes = component_status::recent_for(conn, id, HISTORY).await?;
-    let names: HashMap<_, _> = users::list(conn).await?.into_iter().map(|u| (u.id, u.display_name)).collect();
+    let names: HashMap<_, _> = users::display_names(conn).await?;
     let mut incident_titles: HashMap<IncidentId, String> = HashMap::new();
     let mut maintenance_titles: HashMap<MaintenanceId, String> = HashMap::new();
     let mut rows = Vec::with_capacity(changes.len());
@@ -219,7 +219,7 @@ async fn component_page(
     let status_form =
         refused.status_form.unwrap_or_else(|| StatusForm { status: component.status.clone(), note: String::new() });
     Ok(ComponentPage {
-        layout: layout.at("components"),
+        layout: layout.at("admin"),
         component,
         form,
         errors: refused.errors,

@@ -46,7 +46,7 @@ async fn groups_page(
     let groups = stakeholders::groups_with_counts(&mut conn).await?;
     let has_incident_reports = groups.iter().any(|(g, _)| g.name.eq_ignore_ascii_case(INCIDENT_REPORTS));
     Ok(GroupsPage {
-        layout: layout.at("groups"),
+        layout: layout.at("admin"),
         groups,
         form,
         errors,
@@ -126,7 +126,7 @@ async fn group_page(
         (form, FieldErrors::new())
     });
     Ok(GroupPage {
-        layout: layout.at("groups"),
+        layout: layout.at("admin"),
         group,
         member_count: members.len(),
         form,
@@ -184,7 +184,7 @@ pub async fn confirm_delete(
     let mut conn = state.pool.get().await?;
     let group = stakeholders::find_group(&mut conn, *id).await?.ok_or(AppError::NotFound)?;
     let member_count = stakeholders::members_of(&mut conn, *id).await?.len();
-    render(StatusCode::OK, &DeletePage { layout: layout.at("groups"), group, member_count })
+    render(StatusCode::OK, &DeletePage { layout: layout.at("admin"), group, member_count })
 }
 
 pub async fn delete(

@@ -170,7 +170,7 @@ async fn list_page(
         })
         .collect();
     Ok(OutboxPage {
-        layout: layout.at("outbox"),
+        layout: layout.at("admin"),
         filters: filters(counts, status),
         status,
         rows,
@@ -209,7 +209,7 @@ pub async fn show(
         .map(|a| AttemptRow { when: when(&user, a.attempted_at), error: a.error })
         .collect();
     let page = MessagePage {
-        layout: layout.at("outbox"),
+        layout: layout.at("admin"),
         id: m.id,
         to: recipient(&m.to_name, &m.to_address),
         can_retry: m.status != SENT,

@@ -103,7 +103,7 @@ pub async fn change_status(
     id: web::Path<IncidentId>,
     CsrfForm(f): CsrfForm<StatusForm>,
 ) -> Result<HttpResponse, AppError> {
-    let result = svc::change_status(&state.pool, &user.actor(), *id, &f.status).await.map(|_| ());
+    let result = svc::change_status(&state.pool, &state.settings, &user.actor(), *id, &f.status).await.map(|_| ());
     finish(&state, &user, layout, *id, result, RoomForm::default(), "status").await
 }
 
@@ -120,7 +120,7 @@ pub async fn change_severity(
     id: web::Path<IncidentId>,
     CsrfForm(f): CsrfForm<SeverityForm>,
 ) -> Result<HttpResponse, AppError> {
-    let result = svc::change_severity(&state.pool, &user.actor(), *id, &f.severity).await.map(|_| ());
+    let result = svc::change_severity(&state.pool, &state.settings, &user.actor(), *id, &f.severity).await.map(|_| ());
     finish(&state, &user, layout, *id, result, RoomForm::default(), "status").await
 }
 
@@ -228,7 +228,7 @@ pub async fn create_task(
     id: web::Path<IncidentId>,
     CsrfForm(f): CsrfForm<TaskInput>,
 ) -> Result<HttpResponse, AppError> {
-    let result = svc::create_task(&state.pool, &user.actor(), user.time_zone, *id, &f).await.map(|_| ());
+    let result = svc::add_task(&state.pool, &state.settings, &user.actor(), user.time_zone, *id, &f).await.map(|_| ());
     let form = RoomForm {
         task_title: f.title,
         task_kind: f.kind,
@@ -236,6 +236,8 @@ pub async fn create_task(
         task_timebox: f.timebox_minutes,
         task_due_at: f.due_at,
         task_ticket_url: f.ticket_url,
+        task_details: f.details,
+        task_priority: f.priority,
         ..Default::default()
     };
     finish(&state, &user, layout, *id, result, form, "tasks").await
@@ -273,7 +275,7 @@ pub async fn assign_task(
     CsrfForm(f): CsrfForm<TaskAssigneeForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, task) = path.into_inner();
-    let result = svc::assign_task(&state.pool, &user.actor(), id, task, &f.assignee).await.map(|_| ());
+    let result = svc::assign_task(&state.pool, &state.settings, &user.actor(), id, task, &f.assignee).await.map(|_| ());
     finish(&state, &user, layout, id, result, RoomForm::default(), "tasks").await
 }
 

@@ -13,6 +13,7 @@ use crate::db::{
     IncidentId, UserId, change_requests, components, incident_roles, incidents, tasks, timeline, updates, users,
 };
 use crate::domain::Role;
+use crate::domain::followups::{Priority, is_overdue as is_followup_overdue};
 use crate::domain::incident::{
     ChangeStatus, EntryKind, IncidentRole, IncidentStatus, Severity, TaskKind, TaskStatus, format_duration,
     timebox_overrun,
@@ -44,6 +45,8 @@ pub struct RoomForm {
     pub task_timebox: String,
     pub task_due_at: String,
     pub task_ticket_url: String,
+    pub task_details: String,
+    pub task_priority: String,
     pub change_description: String,
     pub change_rollback: String,
     pub details: Option<DetailsValues>,
@@ -116,11 +119,21 @@ pub struct TaskView {
     pub due: String,
     pub ticket_url: String,
     pub overrun: Option<String>,
+    pub priority: Priority,
+    /// Past its due date and unfinished (said in words, not only colour).
+    pub overdue: bool,
 }
 
 impl TaskView {
     pub fn is_assigned_to(&self, id: &UserId) -> bool {
         self.assignee_id == Some(*id)
+    }
+    pub fn is_follow_up(&self) -> bool {
+        self.kind == TaskKind::FollowUp
+    }
+    /// A done mitigation can become a reusable runbook step.
+    pub fn can_become_runbook_step(&self) -> bool {
+        self.kind == TaskKind::Mitigation && self.status == TaskStatus::Done
     }
 }
 
@@ -196,6 +209,17 @@ pub struct RoomPage {
     pub details: DetailsValues,
     pub conflict: Option<Conflict>,
     pub comms: CommsView,
+    pub panels: Panels,
+}
+
+/// Cards other areas add to the room, each rendered by its own module
+/// (empty when there is nothing to show).
+#[derive(Debug, Default)]
+pub struct Panels {
+    pub alerts: String,
+    pub postmortem: String,
+    pub meeting: String,
+    pub runbooks: String,
 }
 
 impl RoomPage {
@@ -213,6 +237,16 @@ impl RoomPage {
     }
     pub fn task_statuses(&self) -> &'static [TaskStatus] {
         TaskStatus::ALL
+    }
+    pub fn priorities(&self) -> &'static [Priority] {
+        Priority::ALL
+    }
+    /// The new-task form's priority: what was typed, else medium.
+    pub fn priority_selected(&self, p: &Priority) -> bool {
+        match self.form.task_priority.as_str() {
+            "" => *p == Priority::Medium,
+            typed => typed == p.as_str(),
+        }
     }
     pub fn holds(&self, role: IncidentRole) -> bool {
         self.my_roles.contains(&role)
@@ -258,6 +292,12 @@ pub async fn build(
     let all_users = users::list(&mut conn).await?;
     let update_rows = updates::list_for(&mut conn, id).await?;
     let may_send = crate::services::updates::may_send(&mut conn, id, &user.actor()).await?;
+    let panels = Panels {
+        alerts: crate::web::alerts::room_panel(&mut conn, &incident, user).await?,
+        postmortem: crate::web::postmortems::document::room_panel(&mut conn, &incident, user).await?,
+        meeting: crate::web::postmortems::meeting::room_panel(&mut conn, &incident, user).await?,
+        runbooks: crate::web::runbooks::room_panel(&mut conn, &incident, user).await?,
+    };
     drop(conn);
 
     let name = |uid: UserId| {
@@ -385,6 +425,8 @@ pub async fn build(
                 assignee: assignee.unwrap_or_default(),
                 due: t.due_at.map(|d| local_time(d, tz)).unwrap_or_default(),
                 ticket_url: t.ticket_url.clone().unwrap_or_default(),
+                priority: t.priority(),
+                overdue: is_followup_overdue(t.due_at, t.status(), now),
                 title: t.title,
                 overrun,
             }
@@ -469,6 +511,7 @@ pub async fn build(
         details,
         conflict,
         comms,
+        panels,
         incident,
     })
 }

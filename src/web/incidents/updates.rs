@@ -25,6 +25,9 @@ use crate::web::{AppError, CurrentUser, Layout, render, see_other};
 pub struct NewQuery {
     /// `resolved` offers the restoration notice.
     pub status: String,
+    /// A published post-mortem's id: the final note, why it happened and what
+    /// we are doing about it.
+    pub postmortem: String,
 }
 
 #[derive(Template)]
@@ -152,6 +155,9 @@ pub async fn new_form(
     let wanted = IncidentStatus::parse(&query.status).ok();
     let mut form = svc::prefill(&incident, last.as_ref(), wanted, user.time_zone);
     form.groups = stakeholders::groups_for_incident(&mut conn, id).await?.iter().map(|g| g.to_string()).collect();
+    if !query.postmortem.is_empty() {
+        crate::web::postmortems::document::prefill_note(&mut conn, &incident, &query.postmortem, &mut form).await?;
+    }
     if form.status == IncidentStatus::Resolved.as_str() {
         // The restoration notice: offer to set every affected component back to operational.
         form.component_status = components::for_incident(&mut conn, id)

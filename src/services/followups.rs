@@ -1,0 +1,287 @@
+//! Follow-ups: the owner's email on assignment, editing a follow-up from
+//! `/tasks/{id}`, and the daily overdue digest.
+//!
+//! The digest job runs on every instance; `followup_digests` (one row per
+//! owner per UTC day, written in the transaction that queues the email) keeps
+//! any owner from getting two digests on one day.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use super::incidents::{load_for_change, name_of, notify, parse_responder, record, require_responder};
+use super::{Actor, FieldErrors, ServiceError};
+use crate::config::Settings;
+use crate::db::incidents::Incident;
+use crate::db::outbox::{self, NewMessage};
+use crate::db::tasks::{self, Task, TaskChanges};
+use crate::db::users::User;
+use crate::db::{DbPool, TaskId, UserId, users};
+use crate::domain::followups::{self as rules, DigestItem, Priority};
+use crate::domain::incident::{self as incident_rules, EntryKind, TaskKind, TaskStatus, format_duration};
+use crate::domain::maintenance::{local_input_value, parse_local_time};
+use crate::email::compose::{Email, link};
+
+/// A moment for an email, in the recipient's time zone.
+fn their_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// The email telling someone they own a follow-up.
+fn assignment_email(settings: &Settings, task: &Task, incident: &Incident, owner: &User, by: &str) -> Email {
+    let tz = owner.time_zone();
+    let mut facts = vec![format!("Priority: {}", task.priority().label())];
+    if let Some(due) = task.due_at {
+        facts.push(format!("Due: {}", their_time(due, tz)));
+    }
+    if let Some(url) = &task.ticket_url {
+        facts.push(format!("Ticket: {url}"));
+    }
+    let mut body = format!(
+        "{by} made you the owner of the follow-up “{}” from the incident “{}” (#{}).\n\n{}",
+        task.title,
+        incident.title,
+        incident.id,
+        facts.join("\n")
+    );
+    if !task.details.trim().is_empty() {
+        body.push_str(&format!("\n\n{}", task.details.trim()));
+    }
+    body.push_str(&format!("\n\nAll your open tasks: {}", link(settings, "/tasks?mine=1")));
+    Email {
+        kind: "followup_assigned",
+        subject: format!("Follow-up for you: {}", task.title),
+        heading: format!("You own the follow-up “{}”", task.title),
+        body,
+        link_label: "Open the incident".to_owned(),
+        link_url: link(settings, &format!("/incidents/{}#task-{}", incident.id, task.id)),
+        footer: Some("You receive this because you were made the owner of a follow-up.".to_owned()),
+        unsubscribe_url: None,
+        incident_id: Some(incident.id),
+    }
+}
+
+/// Queues the owner's email (in the caller's transaction). Nobody is emailed
+/// about a follow-up they gave themselves, nor when their account is disabled.
+pub(crate) async fn notify_owner(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    task: &Task,
+    incident: &Incident,
+    owner: UserId,
+    by: UserId,
+) -> Result<(), ServiceError> {
+    if owner == by || task.kind() != TaskKind::FollowUp {
+        return Ok(());
+    }
+    let Some(user) = users::find(conn, owner).await? else { return Ok(()) };
+    if user.disabled {
+        return Ok(());
+    }
+    let by_name = name_of(conn, by).await?;
+    let message = assignment_email(settings, task, incident, &user, &by_name)
+        .to(settings, &user.display_name, &user.email)
+        .map_err(anyhow::Error::from)?;
+    outbox::enqueue(conn, &[message]).await?;
+    Ok(())
+}
+
+/// The raw values of the follow-up edit form (`/tasks/{id}`).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct FollowupInput {
+    pub assignee: String,
+    pub due_at: String,
+    pub priority: String,
+    pub ticket_url: String,
+    pub status: String,
+}
+
+impl FollowupInput {
+    /// The form as it shows a follow-up, times in the viewer's time zone.
+    pub fn of(task: &Task, tz: chrono_tz::Tz) -> Self {
+        FollowupInput {
+            assignee: task.assignee_id.map(|a| a.to_string()).unwrap_or_default(),
+            due_at: task.due_at.map(|d| local_input_value(d, tz)).unwrap_or_default(),
+            priority: task.priority.clone(),
+            ticket_url: task.ticket_url.clone().unwrap_or_default(),
+            status: task.status.clone(),
+        }
+    }
+}
+
+/// Saves a follow-up's owner, due date, priority, ticket and status in one
+/// transaction with its timeline entry; a new owner is emailed. A due date
+/// left as it was may lie in the past (the follow-up is overdue); a changed
+/// one may not.
+pub async fn update_followup(
+    pool: &DbPool,
+    settings: &Settings,
+    actor: &Actor,
+    tz: chrono_tz::Tz,
+    id: TaskId,
+    input: &FollowupInput,
+) -> Result<Task, ServiceError> {
+    let me = require_responder(actor)?;
+    let now = Utc::now();
+    let mut conn = pool.get().await?;
+    let current = tasks::find(&mut conn, id).await?.ok_or(ServiceError::NotFound)?;
+    if current.kind() != TaskKind::FollowUp {
+        return Err(ServiceError::NotFound);
+    }
+    let mut errors = FieldErrors::new();
+    let assignee = match parse_responder(&mut conn, &input.assignee).await {
+        Ok(a) => Some(a),
+        Err(m) => {
+            errors.add("assignee", m);
+            None
+        }
+    };
+    let unchanged_due = current.due_at.filter(|d| local_input_value(*d, tz) == input.due_at.trim());
+    let due = match (unchanged_due, parse_local_time(&input.due_at, tz)) {
+        (Some(d), _) => Some(d),
+        (None, Ok(Some(d))) => errors.check("due_at", rules::check_due(d, now)).map(|()| d),
+        (None, Ok(None)) => {
+            errors.add("due_at", "Enter a due date.");
+            None
+        }
+        (None, Err(m)) => {
+            errors.add("due_at", m);
+            None
+        }
+    };
+    let priority = errors.check("priority", Priority::parse_or_default(&input.priority));
+    let ticket = errors.check("ticket_url", incident_rules::parse_optional_url(&input.ticket_url));
+    let status = errors.check("status", TaskStatus::parse(&input.status));
+    let (Some(assignee), Some(due), Some(priority), Some(ticket), Some(status), true) =
+        (assignee, due, priority, ticket, status, errors.is_empty())
+    else {
+        return Err(ServiceError::Invalid(errors));
+    };
+    conn.transaction(async |conn| {
+        let incident = load_for_change(conn, actor, current.incident_id).await?;
+        let before = tasks::find_in(conn, incident.id, id).await?.ok_or(ServiceError::NotFound)?;
+        let mut said = Vec::new();
+        let mut changes = TaskChanges::default();
+        if before.assignee_id != assignee {
+            changes.assignee_id = Some(assignee);
+            said.push(match assignee {
+                Some(a) => format!("owner {}", name_of(conn, a).await?),
+                None => "no owner".to_owned(),
+            });
+        }
+        if before.due_at != Some(due) {
+            changes.due_at = Some(Some(due));
+            said.push(format!("due {}", their_time(due, tz)));
+        }
+        if before.priority() != priority {
+            changes.priority = Some(priority.as_str());
+            said.push(format!("{} priority", priority.label().to_lowercase()));
+        }
+        if before.ticket_url != ticket {
+            changes.ticket_url = Some(ticket.as_deref());
+            said.push(match &ticket {
+                Some(t) => format!("ticket {t}"),
+                None => "no ticket".to_owned(),
+            });
+        }
+        if before.status() != status {
+            changes.status = Some(status.as_str());
+            changes.completed_at = Some(status.is_finished().then_some(now));
+            if status == TaskStatus::InProgress && before.started_at.is_none() {
+                changes.started_at = Some(now);
+            }
+            said.push(status.label().to_lowercase());
+        }
+        if said.is_empty() {
+            return Ok(before);
+        }
+        let updated = tasks::update(conn, id, &changes).await?;
+        let who = name_of(conn, me).await?;
+        let body = format!("{who} updated the follow-up “{}”: {}.", updated.title, said.join(", "));
+        record(conn, incident.id, Some(me), EntryKind::Task, &body, now).await?;
+        if changes.assignee_id.is_some()
+            && let Some(owner) = assignee
+        {
+            notify_owner(conn, settings, &updated, &incident, owner, me).await?;
+        }
+        notify(conn, incident.id).await?;
+        Ok(updated)
+    })
+    .await
+}
+
+/// The digest email for one owner.
+fn digest_email(settings: &Settings, owner: &User, items: &[(Task, String)], now: DateTime<Utc>) -> Email {
+    let tz = owner.time_zone();
+    let listed: Vec<DigestItem> = items
+        .iter()
+        .map(|(t, incident)| DigestItem {
+            title: t.title.clone(),
+            incident: incident.clone(),
+            priority: t.priority(),
+            due: t.due_at.map(|d| their_time(d, tz)).unwrap_or_default(),
+            overdue_by: t.due_at.map(|d| format_duration(now - d)).unwrap_or_default(),
+        })
+        .collect();
+    let (subject, body) = rules::digest_text(&listed);
+    Email {
+        kind: "followup_digest",
+        subject: format!("[Firebreak] {subject}"),
+        heading: subject,
+        body,
+        link_label: "See your overdue follow-ups".to_owned(),
+        link_url: link(settings, "/tasks?mine=1&overdue=1"),
+        footer: Some("You receive this once a day while follow-ups you own are overdue.".to_owned()),
+        unsubscribe_url: None,
+        incident_id: None,
+    }
+}
+
+/// Queues today's digest (the UTC date of `now`) for every owner with overdue
+/// follow-ups who has not had one today. Safe to run on several instances at
+/// once: the ledger row and the email commit together, and a second
+/// instance's insert waits for the first and then does nothing. Returns how
+/// many digests this call queued.
+pub async fn send_due_digests(pool: &DbPool, settings: &Settings, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+    let day = now.date_naive();
+    let mut conn = pool.get().await?;
+    let owners = tasks::owners_with_overdue_followups(&mut conn, now, day).await?;
+    let mut sent = 0;
+    for owner in owners {
+        let queued = conn
+            .transaction(async |conn| {
+                let Some(user) = users::find(conn, owner).await?.filter(|u| !u.disabled) else {
+                    return Ok::<_, ServiceError>(false);
+                };
+                let items = tasks::overdue_followups_of(conn, owner, now).await?;
+                if items.is_empty() || !tasks::claim_digest(conn, owner, day).await? {
+                    return Ok(false);
+                }
+                let message: NewMessage = digest_email(settings, &user, &items, now)
+                    .to(settings, &user.display_name, &user.email)
+                    .map_err(anyhow::Error::from)?;
+                outbox::enqueue(conn, &[message]).await?;
+                Ok(true)
+            })
+            .await?;
+        sent += usize::from(queued);
+    }
+    Ok(sent)
+}
+
+/// Starts the digest job: every `settings.digest_interval` (first run at
+/// start-up), queue the day's digests that are due.
+pub fn spawn_digest_job(pool: DbPool, settings: Settings) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(settings.digest_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match send_due_digests(&pool, &settings, Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(digests = n, "overdue follow-up digests queued"),
+                Err(e) => tracing::warn!(error = %e, "the follow-up digest job could not run"),
+            }
+        }
+    });
+}

@@ -1,0 +1,247 @@
+//! /reports: incident metrics per month and severity, as SVG charts and tables.
+//!
+//! Any signed-in user may look. Restricted incidents count only for the
+//! people who may see them (their participants and admins), exactly like the
+//! incident list, so a report never reveals that a restricted incident exists;
+//! the page shows no titles at all. Months are the viewer's time zone's.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{self, ServiceConfig};
+use askama::Template;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::db::reports::{self as queries, ReportRow, Viewer};
+use crate::domain::charts;
+use crate::domain::incident::Severity;
+use crate::domain::metrics::{Summary, format_duration};
+use crate::domain::reports::{Bucket, FilterErrors, Month, Report, Row, parse_filter, percent};
+use crate::startup::AppState;
+use crate::web::{AppError, CurrentUser, Layout, render};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.route("/reports", web::get().to(show));
+}
+
+/// The form, as sent (every field optional).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(default)]
+pub struct ReportQuery {
+    pub from: String,
+    pub to: String,
+    pub severity: String,
+}
+
+/// A median and a mean, ready to show ("—" for none).
+pub struct Spans {
+    pub median: String,
+    pub mean: String,
+}
+
+impl Spans {
+    fn of(s: &Summary) -> Spans {
+        let show = |d: Option<chrono::Duration>| d.map(format_duration).unwrap_or_else(|| "—".to_owned());
+        Spans { median: show(s.median), mean: show(s.mean) }
+    }
+}
+
+/// One line of the month × severity tables.
+pub struct BucketRow {
+    pub label: String,
+    pub incidents: usize,
+    /// Detect, acknowledge, mitigate, resolve.
+    pub spans: Vec<Spans>,
+    pub alert: String,
+    pub customer: String,
+    pub staff_or_other: String,
+    pub open_followups: u64,
+    pub overdue_followups: u64,
+}
+
+fn share(part: usize, whole: usize) -> String {
+    match percent(part, whole) {
+        Some(p) => format!("{part} ({p}%)"),
+        None => "—".to_owned(),
+    }
+}
+
+impl BucketRow {
+    fn of(label: String, b: &Bucket) -> BucketRow {
+        let d = b.detection;
+        BucketRow {
+            label,
+            incidents: b.incidents,
+            spans: [&b.time_to_detect, &b.time_to_acknowledge, &b.time_to_mitigate, &b.time_to_resolve]
+                .into_iter()
+                .map(Spans::of)
+                .collect(),
+            alert: share(d.alert, b.incidents),
+            customer: share(d.customer, b.incidents),
+            staff_or_other: share(d.staff_or_other, b.incidents),
+            open_followups: b.open_followups,
+            overdue_followups: b.overdue_followups,
+        }
+    }
+}
+
+/// A month (or "All months") and its lines: each severity that had incidents,
+/// then all severities together (just the one line when one severity is shown).
+pub struct Group {
+    pub label: String,
+    pub rows: Vec<BucketRow>,
+}
+
+impl Group {
+    fn of(label: String, row: &Row) -> Group {
+        let rows = if row.by_severity.len() == 1 {
+            row.by_severity.iter().map(|(s, b)| BucketRow::of(s.label(), b)).collect()
+        } else {
+            let mut rows: Vec<BucketRow> = row
+                .by_severity
+                .iter()
+                .filter(|(_, b)| b.incidents > 0)
+                .map(|(s, b)| BucketRow::of(s.label(), b))
+                .collect();
+            rows.push(BucketRow::of("All severities".to_owned(), &row.all));
+            rows
+        };
+        Group { label, rows }
+    }
+}
+
+/// A line of the incidents-per-month table.
+pub struct CountRow {
+    pub label: String,
+    pub counts: Vec<usize>,
+    pub total: usize,
+}
+
+impl CountRow {
+    fn of(label: String, row: &Row) -> CountRow {
+        CountRow { label, counts: row.by_severity.iter().map(|(_, b)| b.incidents).collect(), total: row.all.incidents }
+    }
+}
+
+/// Everything the report part of the page shows.
+pub struct ReportView {
+    pub range: String,
+    pub incidents: usize,
+    pub detected_by_alert: String,
+    pub open_followups: u64,
+    pub overdue_followups: u64,
+    pub severities: Vec<String>,
+    /// Whether the tables have an "All severities" column / line.
+    pub several_severities: bool,
+    pub count_rows: Vec<CountRow>,
+    pub count_total: CountRow,
+    pub groups: Vec<Group>,
+    pub incidents_chart: String,
+    pub times_chart: String,
+    pub detection_chart: String,
+    pub followups_chart: String,
+}
+
+impl ReportView {
+    pub fn of(report: &Report) -> ReportView {
+        let total = &report.total.all;
+        let mut groups: Vec<Group> = report.months.iter().map(|(m, row)| Group::of(m.label(), row)).collect();
+        groups.push(Group::of("All months".to_owned(), &report.total));
+        ReportView {
+            range: report.range.label(),
+            incidents: total.incidents,
+            detected_by_alert: share(total.detection.alert, total.incidents),
+            open_followups: total.open_followups,
+            overdue_followups: total.overdue_followups,
+            severities: report.severities.iter().map(|s| s.label()).collect(),
+            several_severities: report.severities.len() > 1,
+            count_rows: report.months.iter().map(|(m, row)| CountRow::of(m.label(), row)).collect(),
+            count_total: CountRow::of("All months".to_owned(), &report.total),
+            groups,
+            incidents_chart: charts::incidents_per_month(report).to_svg(),
+            times_chart: charts::median_times(report).to_svg(),
+            detection_chart: charts::detection_shares(report).to_svg(),
+            followups_chart: charts::follow_ups(report).to_svg(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reports/index.html")]
+pub struct ReportsPage {
+    pub layout: Layout,
+    pub form: ReportQuery,
+    pub errors: FilterErrors,
+    pub report: Option<ReportView>,
+    pub time_zone: String,
+    pub sees_everything: bool,
+}
+
+impl ReportsPage {
+    pub fn severities(&self) -> [Severity; 4] {
+        Severity::ALL
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        match field {
+            "from" => self.errors.from.as_deref(),
+            "to" => self.errors.to.as_deref(),
+            "severity" => self.errors.severity.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors != FilterErrors::default()
+    }
+}
+
+/// A month field can only show a month: what is not one is dropped (its
+/// message quotes it).
+fn month_or_empty(s: &str) -> String {
+    Month::parse(s).map(Month::iso).unwrap_or_default()
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let now = Utc::now();
+    let tz = user.time_zone;
+    let page = |form, errors, report| ReportsPage {
+        layout: layout.clone().at("reports"),
+        form,
+        errors,
+        report,
+        time_zone: tz.name().to_owned(),
+        sees_everything: user.is_admin(),
+    };
+    let filter = match parse_filter(&query.from, &query.to, &query.severity, now, tz) {
+        Ok(filter) => filter,
+        Err(errors) => {
+            let form = ReportQuery {
+                from: month_or_empty(&query.from),
+                to: month_or_empty(&query.to),
+                severity: Severity::parse(&query.severity).map(|s| s.level().to_string()).unwrap_or_default(),
+            };
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page(form, errors, None));
+        }
+    };
+    let (from, until) = filter.range.bounds(tz);
+    let viewer = Viewer { id: user.id, is_admin: user.is_admin() };
+    let rows = {
+        let mut conn = state.pool.get().await?;
+        queries::incidents_declared(&mut conn, viewer, from, until, filter.severity, now).await?
+    };
+    let facts: Vec<_> = rows.iter().map(ReportRow::facts).collect();
+    let report = Report::build(&filter, tz, &facts);
+    let form = ReportQuery {
+        from: filter.range.from.iso(),
+        to: filter.range.to.iso(),
+        severity: filter.severity.map(|s| s.level().to_string()).unwrap_or_default(),
+    };
+    render(StatusCode::OK, &page(form, FilterErrors::default(), Some(ReportView::of(&report))))
+}
