@@ -179,6 +179,56 @@ async fn a_token_made_by_an_admin_declares_reads_and_writes_incidents() {
 }
 
 #[tokio::test]
+async fn severities_read_as_names_and_updates_default_to_the_incidents_impact_start() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let execs = group(&app, "executives", &[("Ann", "ann@example.test")]).await;
+    let api = Api::new(&app, &create_token(&admin, "pager bridge", "responder").await);
+
+    let (status, incident) = api
+        .post(
+            "/incidents",
+            json!({"title": "Search is down", "severity": "SEV1", "impact_started_at": "2026-01-02T03:04:05Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    assert_eq!(incident["severity"], 1, "\"SEV1\" is severity 1");
+    let (status, other) = api.post("/incidents", json!({"title": "Slow search", "severity": "sev3"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    assert_eq!(other["severity"], 3);
+    for filter in ["SEV1", "1"] {
+        let (status, listed) = api.get(&format!("/incidents?severity={filter}")).await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        assert_eq!(listed["total"], 1, "?severity={filter}: {listed}");
+        assert_eq!(listed["incidents"][0]["id"], incident["id"]);
+    }
+    let (status, body) = api.get("/incidents?severity=SEV9").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = api.post("/incidents", json!({"title": "Worse", "severity": "SEV9"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["severity"].as_str().expect("message").contains("SEV1"), "{body}");
+    let (status, body) = api.post("/incidents", json!({"title": "Worse", "severity": true})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(app.count("SELECT count(*) AS n FROM incidents").await, 2, "refusals write nothing");
+
+    let id = incident["id"].as_i64().expect("id");
+    let (status, update) = api
+        .post(
+            &format!("/incidents/{id}/updates"),
+            json!({
+                "status": "investigating",
+                "impact": "Search returns no results.",
+                "actions": "Restarting the index.",
+                "audience": "internal",
+                "groups": [execs.parse::<i64>().expect("id")],
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{update}");
+    assert_eq!(update["impact_started_at"], "2026-01-02T03:04:05Z", "the incident's own impact start");
+}
+
+#[tokio::test]
 async fn missing_wrong_and_revoked_tokens_get_401_in_json() {
     let app = spawn_app().await;
     let (admin, _) = app.signed_in(Role::Admin).await;

@@ -21,7 +21,7 @@ use crate::db::timeline::Entry;
 use crate::db::updates::Update;
 use crate::db::{EntryId, IncidentId, components, incidents, timeline, updates};
 use crate::domain::Role;
-use crate::domain::incident::{DetectionSource, IncidentKind, IncidentStatus};
+use crate::domain::incident::{DetectionSource, IncidentKind, IncidentStatus, Severity};
 use crate::domain::status::{Audience, ComponentStatus};
 use crate::domain::updates::NEXT_UPDATE_CHOICES;
 use crate::services::incidents::{DeclareInput, can_view};
@@ -261,7 +261,7 @@ impl Refusals {
     fn time(&mut self, field: &str, value: &str) -> String {
         let separator_ok = matches!(value.as_bytes().get(10), Some(b'T' | b't'));
         match DateTime::parse_from_rfc3339(value) {
-            Ok(t) if separator_ok => t.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%S").to_string(),
+            Ok(t) if separator_ok => t.with_timezone(&Utc).format(API_TIME_INPUT).to_string(),
             _ => {
                 self.add(field, "Use an RFC 3339 date and time, e.g. 2026-11-21T14:05:00Z.");
                 String::new()
@@ -308,7 +308,7 @@ async fn visible(
 #[serde(default)]
 struct ListParams {
     status: Option<String>,
-    severity: Option<i64>,
+    severity: Option<String>,
     limit: Option<i64>,
     page: Option<i64>,
 }
@@ -340,10 +340,10 @@ pub async fn list(actor: ApiActor, state: web::Data<AppState>, req: HttpRequest)
             }
         },
     };
-    let severity = match params.severity {
+    let severity = match params.severity.as_deref().map(Severity::parse) {
         None => None,
-        Some(s @ 1..=4) => Some(s as i16),
-        Some(_) => return Err(ApiError::BadRequest("severity must be 1, 2, 3 or 4.".into()).into()),
+        Some(Ok(s)) => Some(s.level()),
+        Some(Err(_)) => return Err(ApiError::BadRequest("severity must be 1 to 4 or SEV1 to SEV4.".into()).into()),
     };
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -382,7 +382,7 @@ struct DeclareBody {
     #[serde(default)]
     title: String,
     #[serde(default, deserialize_with = "present")]
-    severity: Option<i64>,
+    severity: Option<SeverityIn>,
     #[serde(default, deserialize_with = "present")]
     kind: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -399,6 +399,26 @@ struct DeclareBody {
     lead: Option<i64>,
     #[serde(default, deserialize_with = "present")]
     restricted: Option<bool>,
+}
+
+/// How an RFC 3339 time reaches the services: UTC, read in the UTC zone.
+const API_TIME_INPUT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// A severity as people write it: 2 or "SEV2" (the service's rule reads both).
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a severity: 1 to 4 or \"SEV1\" to \"SEV4\"")]
+enum SeverityIn {
+    Level(i64),
+    Name(String),
+}
+
+impl SeverityIn {
+    fn into_input(self) -> String {
+        match self {
+            SeverityIn::Level(n) => n.to_string(),
+            SeverityIn::Name(s) => s,
+        }
+    }
 }
 
 /// An http(s) URL made of the characters RFC 3986 allows (as the schema's pattern says).
@@ -442,7 +462,7 @@ pub async fn declare(
     r.done()?;
     let input = DeclareInput {
         title: body.title,
-        severity: body.severity.map(|s| s.to_string()).unwrap_or_default(),
+        severity: body.severity.map(SeverityIn::into_input).unwrap_or_default(),
         components: body.components.unwrap_or_default().iter().map(i64::to_string).collect(),
         environment: body.environment.unwrap_or_default(),
         kind: body.kind.unwrap_or_default(),
@@ -570,8 +590,8 @@ struct ComponentStatusBody {
 struct UpdateBody {
     #[serde(default)]
     status: String,
-    #[serde(default)]
-    impact_started_at: String,
+    #[serde(default, deserialize_with = "present")]
+    impact_started_at: Option<String>,
     #[serde(default)]
     impact: String,
     #[serde(default)]
@@ -599,7 +619,7 @@ pub async fn send_update(
     let body: UpdateBody = json_body(&req, payload).await?;
     require_responder(&actor)?;
     let mut conn = state.pool.get().await.map_err(ApiError::from)?;
-    visible(&mut conn, &actor, id).await?;
+    let incident = visible(&mut conn, &actor, id).await?;
     if !crate::services::updates::may_send(&mut conn, id, &actor.actor).await.map_err(ApiError::from)? {
         return Err(ApiError::Forbidden(
             "Only the incident's communications lead or lead (or an admin token) sends updates.".into(),
@@ -610,7 +630,11 @@ pub async fn send_update(
     let mut r = Refusals::default();
     let statuses: Vec<&str> = as_strs!(IncidentStatus).into_iter().filter(|s| *s != "closed").collect();
     r.one_of("status", &body.status, &statuses);
-    let impact_started_at = r.time("impact_started_at", &body.impact_started_at);
+    // Left out, it is what the incident already records.
+    let impact_started_at = match &body.impact_started_at {
+        Some(t) => r.time("impact_started_at", t),
+        None => incident.impact_started_at.format(API_TIME_INPUT).to_string(),
+    };
     r.text("impact", &body.impact, 5000);
     r.text("actions", &body.actions, 5000);
     if let Some(n) = body.next_update
