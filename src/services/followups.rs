@@ -94,6 +94,14 @@ pub struct FollowupInput {
     pub priority: String,
     pub ticket_url: String,
     pub status: String,
+    /// The values the form showed when it was loaded (hidden fields): what
+    /// this person changed is told apart from what others changed meanwhile.
+    /// A form without them (a script) overwrites every field.
+    pub was_assignee: Option<String>,
+    pub was_due_at: Option<String>,
+    pub was_priority: Option<String>,
+    pub was_ticket_url: Option<String>,
+    pub was_status: Option<String>,
 }
 
 impl FollowupInput {
@@ -105,14 +113,70 @@ impl FollowupInput {
             priority: task.priority.clone(),
             ticket_url: task.ticket_url.clone().unwrap_or_default(),
             status: task.status.clone(),
+            ..FollowupInput::default()
         }
+        .loaded_from(task, tz)
+    }
+
+    /// These values, as edits of the follow-up as it is now.
+    pub fn loaded_from(mut self, task: &Task, tz: chrono_tz::Tz) -> Self {
+        self.was_assignee = Some(task.assignee_id.map(|a| a.to_string()).unwrap_or_default());
+        self.was_due_at = Some(task.due_at.map(|d| local_input_value(d, tz)).unwrap_or_default());
+        self.was_priority = Some(task.priority.clone());
+        self.was_ticket_url = Some(task.ticket_url.clone().unwrap_or_default());
+        self.was_status = Some(task.status.clone());
+        self
+    }
+
+    /// Each field: its name, this form's value and the value it was loaded with.
+    fn fields(&self) -> [(&'static str, &str, Option<&str>); 5] {
+        [
+            ("assignee", &self.assignee, self.was_assignee.as_deref()),
+            ("due_at", &self.due_at, self.was_due_at.as_deref()),
+            ("priority", &self.priority, self.was_priority.as_deref()),
+            ("ticket_url", &self.ticket_url, self.was_ticket_url.as_deref()),
+            ("status", &self.status, self.was_status.as_deref()),
+        ]
+    }
+
+    /// Whether this person changed `field` on the form.
+    fn changed(&self, field: &str) -> bool {
+        self.fields().iter().find(|(name, ..)| *name == field).is_none_or(|(_, mine, was)| edited(mine, *was))
     }
 }
 
+/// Whether a form value differs from the one the form was loaded with
+/// (always, when the form did not say).
+fn edited(mine: &str, was: Option<&str>) -> bool {
+    was.is_none_or(|w| w.trim() != mine.trim())
+}
+
+/// The fields this form changed that someone else has meanwhile changed to
+/// something else: saving would silently undo their change.
+fn changed_meanwhile(input: &FollowupInput, now: &FollowupInput) -> FieldErrors {
+    let mut stale = FieldErrors::new();
+    for ((field, mine, was), (_, theirs, _)) in input.fields().into_iter().zip(now.fields()) {
+        if let Some(was) = was
+            && edited(mine, Some(was))
+            && theirs.trim() != was.trim()
+            && theirs.trim() != mine.trim()
+        {
+            stale.add(
+                field,
+                "Someone else changed this while you were editing (see “Now” above). \
+                 Your value is kept here: save again to use it.",
+            );
+        }
+    }
+    stale
+}
+
 /// Saves a follow-up's owner, due date, priority, ticket and status in one
-/// transaction with its timeline entry; a new owner is emailed. A due date
-/// left as it was may lie in the past (the follow-up is overdue); a changed
-/// one may not.
+/// transaction with its timeline entry; a new owner is emailed. Only the
+/// fields this person changed are written, so two people editing different
+/// fields both keep their change; a field both changed is refused
+/// (`ChangedMeanwhile`) rather than overwritten. A due date left as it was
+/// may lie in the past (the follow-up is overdue); a changed one may not.
 pub async fn update_followup(
     pool: &DbPool,
     settings: &Settings,
@@ -128,63 +192,91 @@ pub async fn update_followup(
     if current.kind() != TaskKind::FollowUp {
         return Err(ServiceError::NotFound);
     }
+    // Each value is checked only when this person changed it; `None` leaves
+    // the field as it is.
     let mut errors = FieldErrors::new();
-    let assignee = match parse_responder(&mut conn, &input.assignee).await {
-        Ok(a) => Some(a),
-        Err(m) => {
-            errors.add("assignee", m);
-            None
+    let assignee = if input.changed("assignee") {
+        match parse_responder(&mut conn, &input.assignee).await {
+            Ok(a) => Some(a),
+            Err(m) => {
+                errors.add("assignee", m);
+                None
+            }
         }
+    } else {
+        None
     };
-    let unchanged_due = current.due_at.filter(|d| local_input_value(*d, tz) == input.due_at.trim());
-    let due = match (unchanged_due, parse_local_time(&input.due_at, tz)) {
-        (Some(d), _) => Some(d),
-        (None, Ok(Some(d))) => errors.check("due_at", rules::check_due(d, now)).map(|()| d),
-        (None, Ok(None)) => {
-            errors.add("due_at", "Enter a due date.");
-            None
+    let due = if input.changed("due_at") {
+        let unchanged_due = current.due_at.filter(|d| local_input_value(*d, tz) == input.due_at.trim());
+        match (unchanged_due, parse_local_time(&input.due_at, tz)) {
+            (Some(d), _) => Some(d),
+            (None, Ok(Some(d))) => errors.check("due_at", rules::check_due(d, now)).map(|()| d),
+            (None, Ok(None)) => {
+                errors.add("due_at", "Enter a due date.");
+                None
+            }
+            (None, Err(m)) => {
+                errors.add("due_at", m);
+                None
+            }
         }
-        (None, Err(m)) => {
-            errors.add("due_at", m);
-            None
-        }
+    } else {
+        None
     };
-    let priority = errors.check("priority", Priority::parse_or_default(&input.priority));
-    let ticket = errors.check("ticket_url", incident_rules::parse_optional_url(&input.ticket_url));
-    let status = errors.check("status", TaskStatus::parse(&input.status));
-    let (Some(assignee), Some(due), Some(priority), Some(ticket), Some(status), true) =
-        (assignee, due, priority, ticket, status, errors.is_empty())
-    else {
+    let priority = input
+        .changed("priority")
+        .then(|| errors.check("priority", Priority::parse_or_default(&input.priority)))
+        .flatten();
+    let ticket = input
+        .changed("ticket_url")
+        .then(|| errors.check("ticket_url", incident_rules::parse_optional_url(&input.ticket_url)))
+        .flatten();
+    let status = input.changed("status").then(|| errors.check("status", TaskStatus::parse(&input.status))).flatten();
+    if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
-    };
+    }
     conn.transaction(async |conn| {
         let incident = load_for_change(conn, actor, current.incident_id).await?;
         let before = tasks::find_in(conn, incident.id, id).await?.ok_or(ServiceError::NotFound)?;
+        let stale = changed_meanwhile(input, &FollowupInput::of(&before, tz));
+        if !stale.is_empty() {
+            return Err(ServiceError::ChangedMeanwhile(stale));
+        }
         let mut said = Vec::new();
         let mut changes = TaskChanges::default();
-        if before.assignee_id != assignee {
+        if let Some(assignee) = assignee
+            && before.assignee_id != assignee
+        {
             changes.assignee_id = Some(assignee);
             said.push(match assignee {
                 Some(a) => format!("owner {}", name_of(conn, a).await?),
                 None => "no owner".to_owned(),
             });
         }
-        if before.due_at != Some(due) {
+        if let Some(due) = due
+            && before.due_at != Some(due)
+        {
             changes.due_at = Some(Some(due));
             said.push(format!("due {}", their_time(due, tz)));
         }
-        if before.priority() != priority {
+        if let Some(priority) = priority
+            && before.priority() != priority
+        {
             changes.priority = Some(priority.as_str());
             said.push(format!("{} priority", priority.label().to_lowercase()));
         }
-        if before.ticket_url != ticket {
+        if let Some(ticket) = &ticket
+            && before.ticket_url != *ticket
+        {
             changes.ticket_url = Some(ticket.as_deref());
-            said.push(match &ticket {
+            said.push(match ticket {
                 Some(t) => format!("ticket {t}"),
                 None => "no ticket".to_owned(),
             });
         }
-        if before.status() != status {
+        if let Some(status) = status
+            && before.status() != status
+        {
             changes.status = Some(status.as_str());
             changes.completed_at = Some(status.is_finished().then_some(now));
             if status == TaskStatus::InProgress && before.started_at.is_none() {
@@ -200,7 +292,7 @@ pub async fn update_followup(
         let body = format!("{who} updated the follow-up “{}”: {}.", updated.title, said.join(", "));
         record(conn, incident.id, Some(me), EntryKind::Task, &body, now).await?;
         if changes.assignee_id.is_some()
-            && let Some(owner) = assignee
+            && let Some(owner) = assignee.flatten()
         {
             notify_owner(conn, settings, &updated, &incident, owner, me).await?;
         }

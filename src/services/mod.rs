@@ -109,6 +109,10 @@ pub enum ServiceError {
     /// Someone else changed the same thing first (optimistic locking).
     #[error("edit conflict")]
     Conflict,
+    /// Someone else changed these fields of a form to other values while it
+    /// was being edited; the message per field says what they are now.
+    #[error("changed meanwhile")]
+    ChangedMeanwhile(FieldErrors),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

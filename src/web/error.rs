@@ -36,7 +36,7 @@ impl From<ServiceError> for AppError {
         match e {
             ServiceError::NotFound => AppError::NotFound,
             ServiceError::Forbidden(_) => AppError::Forbidden,
-            ServiceError::Conflict => AppError::BadRequest("edit conflict".into()),
+            ServiceError::Conflict | ServiceError::ChangedMeanwhile(_) => AppError::BadRequest("edit conflict".into()),
             // Handlers re-render their form for Invalid; reaching here is a bug.
             ServiceError::Invalid(errors) => AppError::BadRequest(format!("{errors:?}")),
             ServiceError::Unexpected(e) => AppError::Unexpected(e),

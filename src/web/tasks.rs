@@ -204,13 +204,19 @@ impl EditPage {
     }
 }
 
+/// Why a submitted follow-up form is shown again.
+enum Refused {
+    Invalid(FollowupInput, FieldErrors),
+    ChangedMeanwhile(FollowupInput, FieldErrors),
+}
+
 /// The page for a follow-up the viewer may see; other tasks send them to the room.
 async fn edit_page(
     state: &AppState,
     user: &CurrentUser,
     layout: Layout,
     id: TaskId,
-    refused: Option<(FollowupInput, FieldErrors)>,
+    refused: Option<Refused>,
 ) -> Result<Result<EditPage, HttpResponse>, AppError> {
     let mut conn = state.pool.get().await?;
     let task = tasks::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
@@ -233,7 +239,12 @@ async fn edit_page(
         .filter(|u| !u.disabled && u.role().allows(Role::Responder))
         .map(|u| (u.id, u.display_name.clone()))
         .collect();
-    let (form, errors) = refused.unwrap_or_else(|| (FollowupInput::of(&task, user.time_zone), FieldErrors::new()));
+    let (form, errors) = match refused {
+        None => (FollowupInput::of(&task, user.time_zone), FieldErrors::new()),
+        Some(Refused::Invalid(form, errors)) => (form, errors),
+        // Their values stay in the form, now as edits of the follow-up as it is.
+        Some(Refused::ChangedMeanwhile(form, errors)) => (form.loaded_from(&task, user.time_zone), errors),
+    };
     Ok(Ok(EditPage {
         layout: layout.at("tasks"),
         incident_title: incident.title,
@@ -276,8 +287,14 @@ pub async fn update(
             Ok(see_other(&format!("/tasks/{}", t.id)))
         }
         Err(ServiceError::Invalid(errors)) => {
-            match edit_page(&state, &user, layout, *id, Some((form, errors))).await? {
+            match edit_page(&state, &user, layout, *id, Some(Refused::Invalid(form, errors))).await? {
                 Ok(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
+                Err(redirect) => Ok(redirect),
+            }
+        }
+        Err(ServiceError::ChangedMeanwhile(errors)) => {
+            match edit_page(&state, &user, layout, *id, Some(Refused::ChangedMeanwhile(form, errors))).await? {
+                Ok(page) => render(StatusCode::CONFLICT, &page),
                 Err(redirect) => Ok(redirect),
             }
         }

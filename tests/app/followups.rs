@@ -407,3 +407,69 @@ async fn the_dashboard_lists_resolved_incidents_until_the_post_mortem_is_publish
     assert!(waiting.contains("Every resolved incident is fully closed."));
     assert!(other.page("/").await.contains("Secret thing"), "its participant sees it waiting");
 }
+
+/// What the follow-up form holds as loaded: each field with its value, and
+/// the hidden `was_` copy the browser sends back with it.
+fn loaded_form(html: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    for name in ["assignee", "due_at", "priority", "ticket_url", "status"] {
+        let marker = format!("name=\"was_{name}\" value=\"");
+        let start = html.find(&marker).unwrap_or_else(|| panic!("the form carries was_{name}")) + marker.len();
+        let value = html[start..start + html[start..].find('"').expect("value ends")].replace("&#47;", "/");
+        fields.push((name.to_owned(), value.clone()));
+        fields.push((format!("was_{name}"), value));
+    }
+    fields
+}
+
+fn with(form: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    form.iter().map(|(k, v)| (k.clone(), if k == name { value.to_owned() } else { v.clone() })).collect()
+}
+
+async fn post_form(browser: &Browser, page: &str, form: &[(String, String)]) -> reqwest::Response {
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    browser.submit(page, page, &fields).await
+}
+
+#[tokio::test]
+async fn two_people_editing_one_follow_up_keep_both_changes_and_a_clash_is_shown_not_overwritten() {
+    let app = spawn_app().await;
+    let (alice, _) = app.signed_in(Role::Responder).await;
+    let (bob, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&alice, &[("title", "Queue backlog")]).await;
+    add_task(&alice, &id, &[("title", "Alert on queue depth"), ("kind", "follow_up")]).await;
+    let page = format!("/tasks/{}", task_id(&app, "Alert on queue depth").await);
+
+    // Both open the form; Alice raises the priority first.
+    let alices = loaded_form(&alice.page(&page).await);
+    let bobs = loaded_form(&bob.page(&page).await);
+    assert_eq!(post_form(&alice, &page, &with(&alices, "priority", "high")).await.status(), StatusCode::SEE_OTHER);
+
+    // Bob adds a ticket on the form he opened before: his change is saved and
+    // Alice's priority stays (his form still showed the old one, untouched).
+    let ticket = "https://tickets.example.test/OPS-9";
+    assert_eq!(post_form(&bob, &page, &with(&bobs, "ticket_url", ticket)).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        scalar(&app, "SELECT priority || ' ' || ticket_url AS v FROM tasks").await,
+        format!("high {ticket}"),
+        "both changes kept"
+    );
+
+    // Bob also lowers the priority on that old form: Alice changed that field,
+    // so he is shown the clash with his value kept, and nothing is written.
+    let response = post_form(&bob, &page, &with(&bobs, "priority", "low")).await;
+    let html = html_of(response, StatusCode::CONFLICT).await;
+    assert!(html.contains("Someone else changed this while you were editing"), "{html}");
+    assert!(html.contains("<option value=\"low\" selected>"), "his value is kept in the form");
+    assert_eq!(scalar(&app, "SELECT priority AS v FROM tasks").await, "high");
+    let again = loaded_form(&html);
+    assert!(again.contains(&("was_priority".to_owned(), "high".to_owned())), "now an edit of Alice's value");
+
+    // Saving again, knowingly, uses his value.
+    let resubmitted = with(&with(&again, "priority", "low"), "ticket_url", ticket);
+    assert_eq!(post_form(&bob, &page, &resubmitted).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(scalar(&app, "SELECT priority AS v FROM tasks").await, "low");
+    let timeline =
+        app.count("SELECT count(*) AS n FROM timeline_entries WHERE body LIKE '%updated the follow-up%'").await;
+    assert_eq!(timeline, 3, "three saves, each on the timeline; the refused one is not");
+}

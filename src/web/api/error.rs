@@ -65,7 +65,7 @@ impl ApiError {
                 ApiError::Forbidden(format!("This token's role does not allow this: {why}."))
             }
             ServiceError::Invalid(errors) => ApiError::from_fields(&errors, names),
-            ServiceError::Conflict => ApiError::Conflict,
+            ServiceError::Conflict | ServiceError::ChangedMeanwhile(_) => ApiError::Conflict,
             ServiceError::Unexpected(e) => ApiError::Unexpected(e),
         }
     }
