@@ -554,7 +554,8 @@ fn invitations(
     }
     details.push(format!("Organiser: {} <{}>", organizer.name, organizer.email));
     let body = format!(
-        "{intro}\n\nIncident #{}: {} ({})\n{}\n\nThe post-mortem document: {doc}",
+        // The post-mortem's address follows as the email's link.
+        "{intro}\n\nIncident #{}: {} ({})\n{}",
         incident.id,
         incident.title,
         incident.severity(),
