@@ -377,3 +377,51 @@ pub fn spawn_digest_job(pool: DbPool, settings: Settings) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A form loaded with priority "medium" and no ticket.
+    fn loaded() -> FollowupInput {
+        FollowupInput {
+            priority: "medium".into(),
+            status: "open".into(),
+            was_assignee: Some(String::new()),
+            was_due_at: Some(String::new()),
+            was_priority: Some("medium".into()),
+            was_ticket_url: Some(String::new()),
+            was_status: Some("open".into()),
+            ..FollowupInput::default()
+        }
+    }
+
+    fn now(priority: &str, ticket: &str) -> FollowupInput {
+        FollowupInput {
+            priority: priority.into(),
+            ticket_url: ticket.into(),
+            status: "open".into(),
+            ..FollowupInput::default()
+        }
+    }
+
+    #[test]
+    fn only_a_field_both_people_changed_to_different_values_clashes() {
+        let mine = FollowupInput { priority: "low".into(), ..loaded() };
+        assert!(mine.changed("priority") && !mine.changed("ticket_url"));
+        assert!(changed_meanwhile(&mine, &now("medium", "")).is_empty(), "nobody else changed it");
+        assert!(changed_meanwhile(&mine, &now("medium", "https://t.example/1")).is_empty(), "another field");
+        assert!(changed_meanwhile(&mine, &now("low", "")).is_empty(), "they chose the same");
+        let clash = changed_meanwhile(&mine, &now("high", ""));
+        assert!(clash.get("priority").is_some() && clash.get("ticket_url").is_none());
+        let untouched = loaded();
+        assert!(changed_meanwhile(&untouched, &now("high", "https://t.example/1")).is_empty(), "nothing of mine");
+    }
+
+    #[test]
+    fn a_form_without_loaded_values_changes_every_field_and_never_clashes() {
+        let script = FollowupInput { priority: "low".into(), ..FollowupInput::default() };
+        assert!(script.changed("priority") && script.changed("status"));
+        assert!(changed_meanwhile(&script, &now("high", "https://t.example/1")).is_empty());
+    }
+}
