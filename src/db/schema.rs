@@ -97,6 +97,7 @@ diesel::table! {
         body -> Text,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        idempotency_key -> Nullable<Text>,
     }
 }
 

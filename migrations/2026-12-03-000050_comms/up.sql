@@ -1,0 +1,5 @@
+-- "Send update" carries an idempotency key: a double click or a retried POST
+-- finds the update it already sent instead of sending a second one.
+ALTER TABLE incident_updates ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX incident_updates_idempotency_key ON incident_updates (incident_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
