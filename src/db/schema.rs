@@ -238,6 +238,7 @@ diesel::table! {
         confirmed_at -> Nullable<Timestamptz>,
         confirmation_sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        manage_token -> Text,
     }
 }
 

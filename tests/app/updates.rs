@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Browser, TestApp, html_of, location};
+use crate::helpers::{Browser, TestApp, html_of, location, spawn_app};
 use crate::smtp::{MailSink, ReceivedMail, spawn_app_with_sink};
 use firebreak::domain::Role;
 
@@ -424,4 +424,62 @@ async fn wait_until(condition: impl Fn() -> bool, limit: Duration) {
         assert!(std::time::Instant::now() < deadline, "the condition did not hold within {limit:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The path of the first link in `text` that contains `part`.
+fn link_path(text: &str, part: &str) -> String {
+    let url = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http") && w.contains(part))
+        .unwrap_or_else(|| panic!("a link with {part} in: {text}"));
+    url::Url::parse(url).expect("a URL").path().to_owned()
+}
+
+#[tokio::test]
+async fn a_subscriber_chooses_components_from_the_link_in_an_email_and_then_hears_only_about_them() {
+    let (app, sink) = app_with_mail().await;
+    let api = component(&app, "API").await;
+    let web = component(&app, "Website").await;
+    let web_public = scalar(&app, &format!("SELECT public_id AS v FROM components WHERE id = {web}")).await;
+    exec(&app, "INSERT INTO subscribers (email, token, all_components, confirmed_at) VALUES ('sam@example.test', 'a', TRUE, now())").await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let api_incident = declare(&browser, &[("title", "API errors"), ("components", api.as_str())]).await;
+    let mut fields = base_fields("investigating", "public");
+    fields.push(("action", "send"));
+    assert_eq!(post_update(&browser, &api_incident, &fields).await.status(), StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    let text = parsed(&mails[0]).body_text(0).expect("a text part").to_string();
+    assert!(text.contains("Choose the components you follow:"), "{text}");
+    let preferences = link_path(&text, "/preferences");
+
+    // The page shows what the address follows today and saves a new choice.
+    let visitor = app.browser();
+    let page = visitor.page(&preferences).await;
+    assert!(page.contains("sam@example.test"));
+    assert!(page.contains("id=\"scope-all\" name=\"scope\" value=\"all\" checked"), "everything, for now");
+    let none = visitor.post_raw(&preferences, &[("scope", "chosen")]).await;
+    let refused = html_of(none, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(refused.contains("Tick at least one component"), "{refused}");
+    let saved = visitor.post_raw(&preferences, &[("scope", "chosen"), ("components", web_public.as_str())]).await;
+    let saved = html_of(saved, StatusCode::OK).await;
+    assert!(saved.contains("Your preferences are saved."));
+    assert!(saved.contains(&format!("value=\"{web_public}\" checked")), "the choice is shown back");
+
+    // An update about the API no longer reaches them; one about the website does.
+    let mut second = base_fields("identified", "public");
+    second.push(("action", "send"));
+    assert_eq!(post_update(&browser, &api_incident, &second).await.status(), StatusCode::SEE_OTHER);
+    let web_incident = declare(&browser, &[("title", "Website down"), ("components", web.as_str())]).await;
+    assert_eq!(post_update(&browser, &web_incident, &fields).await.status(), StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert!(parsed(&mails[1]).subject().is_some_and(|s| s.contains("Website down")), "only the website's update");
+    assert_eq!(app.count("SELECT count(*) AS n FROM outbox WHERE to_address = 'sam@example.test'").await, 2);
+}
+
+#[tokio::test]
+async fn a_preferences_link_that_is_not_one_shows_a_clear_page() {
+    let app = spawn_app().await;
+    let response = app.browser().get(&format!("/status/subscriptions/{}/preferences", "0".repeat(64))).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.expect("body").contains("This link is no longer valid"));
 }
