@@ -90,7 +90,7 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     tokio::spawn(crate::web::incidents::live::listen(settings.database_url.expose_secret().to_owned(), events.clone()));
     let status = crate::status::StatusPage::start(pool.clone(), &settings, events.subscribe());
     crate::email::spawn_worker(pool.clone(), settings.clone());
-    crate::services::maintenance::spawn_scheduler(pool.clone());
+    crate::services::maintenance::spawn_scheduler(pool.clone(), settings.clone());
     crate::services::followups::spawn_digest_job(pool.clone(), settings.clone());
     crate::services::alerts::spawn_retention_job(pool.clone());
     crate::services::webhooks::spawn_worker(pool.clone(), settings.clone());

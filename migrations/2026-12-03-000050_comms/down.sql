@@ -1,3 +1,4 @@
+ALTER TABLE maintenances DROP COLUMN notify_scheduled, DROP COLUMN notify_started, DROP COLUMN notify_completed;
 DROP INDEX subscribers_manage_token;
 ALTER TABLE subscribers DROP COLUMN manage_token;
 DROP INDEX incident_updates_idempotency_key;

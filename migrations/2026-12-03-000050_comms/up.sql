@@ -9,3 +9,10 @@ CREATE UNIQUE INDEX incident_updates_idempotency_key ON incident_updates (incide
 ALTER TABLE subscribers ADD COLUMN manage_token TEXT NOT NULL
     DEFAULT replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '');
 CREATE UNIQUE INDEX subscribers_manage_token ON subscribers (manage_token);
+
+-- Scheduled maintenance notices to the subscribers of its components: when it
+-- is scheduled, when it starts, when it ends; each can be turned off.
+ALTER TABLE maintenances
+    ADD COLUMN notify_scheduled BOOLEAN NOT NULL DEFAULT TRUE,
+    ADD COLUMN notify_started BOOLEAN NOT NULL DEFAULT TRUE,
+    ADD COLUMN notify_completed BOOLEAN NOT NULL DEFAULT TRUE;

@@ -26,6 +26,11 @@ pub struct Maintenance {
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whether subscribers of its components are emailed when it is
+    /// scheduled, when it starts and when it ends.
+    pub notify_scheduled: bool,
+    pub notify_started: bool,
+    pub notify_completed: bool,
 }
 
 impl Maintenance {
@@ -42,6 +47,9 @@ pub struct NewMaintenance<'a> {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub created_by: Option<UserId>,
+    pub notify_scheduled: bool,
+    pub notify_started: bool,
+    pub notify_completed: bool,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewMaintenance<'_>) -> QueryResult<Maintenance> {
@@ -56,7 +64,16 @@ pub async fn find_for_update(conn: &mut AsyncPgConnection, id: MaintenanceId) ->
     maintenances::table.find(id).select(Maintenance::as_select()).for_update().first(conn).await.optional()
 }
 
-/// Changes a window's plan (title, message, times).
+/// Which notices a window's subscribers get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notices {
+    pub scheduled: bool,
+    pub started: bool,
+    pub completed: bool,
+}
+
+/// Changes a window's plan (title, message, times, notices).
+#[expect(clippy::too_many_arguments, reason = "one column each")]
 pub async fn update_plan(
     conn: &mut AsyncPgConnection,
     id: MaintenanceId,
@@ -64,6 +81,7 @@ pub async fn update_plan(
     message: &str,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
+    notify: Notices,
     at: DateTime<Utc>,
 ) -> QueryResult<Maintenance> {
     diesel::update(maintenances::table.find(id))
@@ -73,6 +91,9 @@ pub async fn update_plan(
             maintenances::starts_at.eq(starts_at),
             maintenances::ends_at.eq(ends_at),
             maintenances::updated_at.eq(at),
+            maintenances::notify_scheduled.eq(notify.scheduled),
+            maintenances::notify_started.eq(notify.started),
+            maintenances::notify_completed.eq(notify.completed),
         ))
         .returning(Maintenance::as_returning())
         .get_result(conn)

@@ -150,6 +150,9 @@ diesel::table! {
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        notify_scheduled -> Bool,
+        notify_started -> Bool,
+        notify_completed -> Bool,
     }
 }
 

@@ -7,12 +7,15 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::components::one_line;
 use super::{Actor, FieldErrors, ServiceError};
+use crate::config::Settings;
 use crate::db::component_status::{self, Cause};
+use crate::db::maintenances::Notices;
 use crate::db::maintenances::{self, Maintenance, NewMaintenance};
-use crate::db::{ComponentId, DbPool, MaintenanceId, UserId, components};
+use crate::db::{ComponentId, DbPool, MaintenanceId, UserId, components, outbox, subscribers};
 use crate::domain::Role;
 use crate::domain::maintenance::{check_end, check_start, parse_required_time};
 use crate::domain::status::{ComponentStatus, MaintenanceStatus};
+use crate::email::compose::{Email, link};
 
 /// How often the scheduler looks for windows to start or end.
 pub const TICK: std::time::Duration = std::time::Duration::from_secs(5);
@@ -29,7 +32,33 @@ pub struct MaintenanceInput {
     pub starts_at: String,
     pub ends_at: String,
     pub components: Vec<String>,
+    /// The notices ticked: `scheduled`, `started`, `completed`.
+    pub notify: Vec<String>,
+    /// Present when the form showed the notice boxes (so none ticked means
+    /// none wanted); without it, every notice is sent.
+    pub notify_shown: String,
 }
+
+impl MaintenanceInput {
+    /// A new window's form: every notice on.
+    pub fn new_window() -> MaintenanceInput {
+        MaintenanceInput { notify: NOTICES.iter().map(|n| (*n).to_owned()).collect(), ..Default::default() }
+    }
+
+    /// The notices this form asks for.
+    pub fn notices(&self) -> Notices {
+        let on = |n: &str| self.notify_shown.is_empty() || self.notify.iter().any(|x| x == n);
+        Notices { scheduled: on("scheduled"), started: on("started"), completed: on("completed") }
+    }
+
+    /// Whether the box for this notice is ticked.
+    pub fn notifies(&self, notice: &str) -> bool {
+        self.notify.iter().any(|x| x == notice)
+    }
+}
+
+/// The notices a window can send to the subscribers of its components.
+pub const NOTICES: [&str; 3] = ["scheduled", "started", "completed"];
 
 struct Checked {
     title: String,
@@ -37,6 +66,7 @@ struct Checked {
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     components: Vec<ComponentId>,
+    notices: Notices,
 }
 
 fn require_responder(actor: &Actor) -> Result<Option<UserId>, ServiceError> {
@@ -91,7 +121,7 @@ async fn check(
     }
     match (starts_at, ends_at) {
         (Some(starts_at), Some(ends_at)) if errors.is_empty() => {
-            Ok(Checked { title, message, starts_at, ends_at, components: ids })
+            Ok(Checked { title, message, starts_at, ends_at, components: ids, notices: input.notices() })
         }
         _ => Err(ServiceError::Invalid(errors)),
     }
@@ -100,6 +130,7 @@ async fn check(
 /// Plans a window.
 pub async fn create(
     pool: &DbPool,
+    settings: &Settings,
     actor: &Actor,
     tz: chrono_tz::Tz,
     input: &MaintenanceInput,
@@ -117,10 +148,16 @@ pub async fn create(
                 starts_at: c.starts_at,
                 ends_at: c.ends_at,
                 created_by: me,
+                notify_scheduled: c.notices.scheduled,
+                notify_started: c.notices.started,
+                notify_completed: c.notices.completed,
             },
         )
         .await?;
         maintenances::set_components(conn, m.id, &c.components).await?;
+        if m.notify_scheduled {
+            tell_subscribers(conn, settings, &m, Notice::Scheduled).await?;
+        }
         component_status::notify_status_changed(conn).await?;
         Ok(m)
     })
@@ -161,7 +198,7 @@ pub async fn update(
         }
         // An unchanged start keeps its seconds.
         let starts_at = if Some(c.starts_at) == shown_start { current.starts_at } else { c.starts_at };
-        let m = maintenances::update_plan(conn, id, &c.title, &c.message, starts_at, c.ends_at, now).await?;
+        let m = maintenances::update_plan(conn, id, &c.title, &c.message, starts_at, c.ends_at, c.notices, now).await?;
         maintenances::set_components(conn, id, &c.components).await?;
         component_status::notify_status_changed(conn).await?;
         Ok(m)
@@ -187,7 +224,12 @@ pub async fn cancel(pool: &DbPool, actor: &Actor, id: MaintenanceId) -> Result<M
 }
 
 /// Ends a window in progress before its planned end.
-pub async fn complete(pool: &DbPool, actor: &Actor, id: MaintenanceId) -> Result<Maintenance, ServiceError> {
+pub async fn complete(
+    pool: &DbPool,
+    settings: &Settings,
+    actor: &Actor,
+    id: MaintenanceId,
+) -> Result<Maintenance, ServiceError> {
     let me = require_responder(actor)?;
     let now = Utc::now();
     let mut conn = pool.get().await?;
@@ -198,6 +240,9 @@ pub async fn complete(pool: &DbPool, actor: &Actor, id: MaintenanceId) -> Result
         }
         let m = maintenances::set_status(conn, id, MaintenanceStatus::Completed, now).await?;
         put_components_back(conn, id, me, now).await?;
+        if m.notify_completed {
+            tell_subscribers(conn, settings, &m, Notice::Completed).await?;
+        }
         Ok(m)
     })
     .await
@@ -242,7 +287,7 @@ async fn put_components_back(
 /// per window. Safe to run on several instances at once: each window is
 /// claimed by a single `UPDATE ... FOR UPDATE SKIP LOCKED`, so it moves once.
 /// Returns how many windows moved.
-pub async fn run_due(pool: &DbPool) -> Result<usize, ServiceError> {
+pub async fn run_due(pool: &DbPool, settings: &Settings) -> Result<usize, ServiceError> {
     let mut conn = pool.get().await?;
     let mut moved = 0;
     while moved < MAX_PER_TICK {
@@ -250,7 +295,12 @@ pub async fn run_due(pool: &DbPool) -> Result<usize, ServiceError> {
             .transaction(async |conn| {
                 let Some((id, at)) = maintenances::claim_due_start(conn).await? else { return Ok(false) };
                 put_components_under(conn, id, at).await?;
-                Ok::<_, diesel::result::Error>(true)
+                if let Some(m) = maintenances::find(conn, id).await?
+                    && m.notify_started
+                {
+                    tell_subscribers(conn, settings, &m, Notice::Started).await?;
+                }
+                Ok::<_, ServiceError>(true)
             })
             .await?;
         if !started {
@@ -263,7 +313,12 @@ pub async fn run_due(pool: &DbPool) -> Result<usize, ServiceError> {
             .transaction(async |conn| {
                 let Some((id, at)) = maintenances::claim_due_end(conn).await? else { return Ok(false) };
                 put_components_back(conn, id, None, at).await?;
-                Ok::<_, diesel::result::Error>(true)
+                if let Some(m) = maintenances::find(conn, id).await?
+                    && m.notify_completed
+                {
+                    tell_subscribers(conn, settings, &m, Notice::Completed).await?;
+                }
+                Ok::<_, ServiceError>(true)
             })
             .await?;
         if !ended {
@@ -275,17 +330,82 @@ pub async fn run_due(pool: &DbPool) -> Result<usize, ServiceError> {
 }
 
 /// Runs `run_due` every `TICK` for as long as the app runs.
-pub fn spawn_scheduler(pool: DbPool) {
+pub fn spawn_scheduler(pool: DbPool, settings: Settings) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match run_due(&pool).await {
+            match run_due(&pool, &settings).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(windows = n, "maintenance windows started or ended"),
                 Err(e) => tracing::warn!(error = %e, "the maintenance scheduler could not run"),
             }
         }
     });
+}
+
+/// A moment in a maintenance's life that its subscribers hear about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    Scheduled,
+    Started,
+    Completed,
+}
+
+/// Queues the notice to every confirmed subscriber of the window's
+/// components, in the caller's transaction.
+async fn tell_subscribers(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    m: &Maintenance,
+    notice: Notice,
+) -> Result<(), ServiceError> {
+    let ids = maintenances::component_ids(conn, m.id).await?;
+    let subs = subscribers::confirmed_for_components(conn, &ids).await?;
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> =
+        components::list(conn).await?.into_iter().filter(|c| ids.contains(&c.id)).map(|c| c.name).collect();
+    let when = |t: DateTime<Utc>| t.format("%-d %b %Y, %H:%M UTC").to_string();
+    let (subject, heading, opening) = match notice {
+        Notice::Scheduled => (
+            format!("Scheduled maintenance: {}", m.title),
+            format!("Scheduled maintenance: {}", m.title),
+            format!("Maintenance is planned from {} to {}.", when(m.starts_at), when(m.ends_at)),
+        ),
+        Notice::Started => (
+            format!("Maintenance in progress: {}", m.title),
+            format!("Maintenance in progress: {}", m.title),
+            format!("The maintenance has started. It is planned to end at {}.", when(m.ends_at)),
+        ),
+        Notice::Completed => (
+            format!("Maintenance completed: {}", m.title),
+            format!("Maintenance completed: {}", m.title),
+            format!("The maintenance is over ({}).", when(m.completed_at.unwrap_or_else(Utc::now))),
+        ),
+    };
+    let mut body = opening;
+    if !names.is_empty() {
+        body.push_str(&format!("\n\nAffected components: {}.", names.join(", ")));
+    }
+    if !m.message.trim().is_empty() && notice != Notice::Completed {
+        body.push_str("\n\n");
+        body.push_str(m.message.trim());
+    }
+    let email = Email {
+        kind: "maintenance",
+        subject: format!("[{}] {subject}", settings.status_page_name),
+        heading,
+        body,
+        link_label: "View the status page".to_owned(),
+        link_url: link(settings, "/status"),
+        footer: None,
+        unsubscribe_url: None,
+        incident_id: None,
+    };
+    let messages = super::subscriptions::to_subscribers(settings, email, &subs)?;
+    outbox::enqueue(conn, &messages).await?;
+    Ok(())
 }

@@ -247,6 +247,30 @@ pub async fn save_preferences(
     preferences(pool, token).await
 }
 
+/// One copy of `email` per subscriber, each with their own preferences and
+/// unsubscribe links (every subscriber email carries both).
+pub fn to_subscribers(
+    settings: &Settings,
+    mut email: Email,
+    subs: &[Subscriber],
+) -> Result<Vec<crate::db::outbox::NewMessage>, ServiceError> {
+    let mut out = Vec::with_capacity(subs.len());
+    for s in subs {
+        email.footer = Some(subscriber_footer(settings, &preferences_link(settings, &s.manage_token)));
+        email.unsubscribe_url = Some(unsubscribe_link(settings, &s.token));
+        out.push(email.to(settings, "", &s.email).map_err(anyhow::Error::from)?);
+    }
+    Ok(out)
+}
+
+/// The foot of every subscriber email: why they get it and where to change that.
+pub fn subscriber_footer(settings: &Settings, preferences_url: &str) -> String {
+    format!(
+        "You receive this because you subscribed to {} status updates.\nChoose the components you follow: {preferences_url}",
+        settings.status_page_name
+    )
+}
+
 /// The preferences page of a subscriber (linked from every email they get).
 pub fn preferences_link(settings: &Settings, manage_token: &str) -> String {
     link(settings, &format!("/status/subscriptions/{manage_token}/preferences"))

@@ -284,14 +284,6 @@ async fn prepare_in(
 const PREVIEW_UNSUBSCRIBE: &str = "(each subscriber's own unsubscribe link)";
 const PREVIEW_PREFERENCES: &str = "(each subscriber's own preferences link)";
 
-/// The foot of every subscriber email: why they get it and where to change that.
-fn subscriber_footer(settings: &Settings, preferences_url: &str) -> String {
-    format!(
-        "You receive this because you subscribed to {} status updates.\nChoose the components you follow: {preferences_url}",
-        settings.status_page_name
-    )
-}
-
 /// The subject and text part each kind of recipient gets, rendered by the
 /// same code that fills the outbox.
 fn previewed_emails(
@@ -535,15 +527,7 @@ fn public_emails(
     p: &Prepared,
     subs: &[Subscriber],
 ) -> Result<Vec<NewMessage>, ServiceError> {
-    let mut email = public_email(settings, incident, p);
-    let mut out = Vec::with_capacity(subs.len());
-    for s in subs {
-        email.footer =
-            Some(subscriber_footer(settings, &super::subscriptions::preferences_link(settings, &s.manage_token)));
-        email.unsubscribe_url = Some(unsubscribe_link(settings, &s.token));
-        out.push(email.to(settings, "", &s.email).map_err(anyhow::Error::from)?);
-    }
-    Ok(out)
+    super::subscriptions::to_subscribers(settings, public_email(settings, incident, p), subs)
 }
 
 /// The subscribers' email, before each one's unsubscribe link is set.
@@ -555,7 +539,7 @@ fn public_email(settings: &Settings, incident: &Incident, p: &Prepared) -> Email
         body: p.composed.body.clone(),
         link_label: "Follow this incident".to_owned(),
         link_url: link(settings, &format!("/status/incidents/{}", incident.public_id)),
-        footer: Some(subscriber_footer(settings, PREVIEW_PREFERENCES)),
+        footer: Some(super::subscriptions::subscriber_footer(settings, PREVIEW_PREFERENCES)),
         unsubscribe_url: None,
         incident_id: Some(incident.id),
     }

@@ -143,7 +143,7 @@ async fn new_page(
 
 pub async fn new_form(state: web::Data<AppState>, user: CurrentUser, layout: Layout) -> Result<HttpResponse, AppError> {
     user.require(Role::Responder)?;
-    render(StatusCode::OK, &new_page(&state, &user, layout, MaintenanceInput::default(), FieldErrors::new()).await?)
+    render(StatusCode::OK, &new_page(&state, &user, layout, MaintenanceInput::new_window(), FieldErrors::new()).await?)
 }
 
 pub async fn create(
@@ -154,7 +154,7 @@ pub async fn create(
     CsrfForm(form): CsrfForm<MaintenanceInput>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Responder)?;
-    match svc::create(&state.pool, &user.actor(), user.time_zone, &form).await {
+    match svc::create(&state.pool, &state.settings, &user.actor(), user.time_zone, &form).await {
         Ok(m) => {
             session::flash(&session, FlashKind::Success, format!("Scheduled the maintenance {}.", m.title));
             Ok(see_other(&format!("/maintenances/{}", m.id)))
@@ -202,6 +202,16 @@ async fn show_page(
             starts_at: local_input_value(m.starts_at, tz),
             ends_at: local_input_value(m.ends_at, tz),
             components: chosen.iter().map(ToString::to_string).collect(),
+            notify: [
+                (m.notify_scheduled, "scheduled"),
+                (m.notify_started, "started"),
+                (m.notify_completed, "completed"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| (*n).to_owned())
+            .collect(),
+            notify_shown: "1".to_owned(),
         };
         (form, FieldErrors::new())
     });
@@ -291,6 +301,6 @@ pub async fn complete(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Responder)?;
-    let result = svc::complete(&state.pool, &user.actor(), *id).await;
+    let result = svc::complete(&state.pool, &state.settings, &user.actor(), *id).await;
     finish(&session, *id, result, "Completed")
 }

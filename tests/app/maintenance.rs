@@ -1,7 +1,7 @@
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 
-use crate::helpers::{Browser, TestApp, html_of, location, spawn_app};
+use crate::helpers::{Browser, TestApp, html_of, location, spawn_app, test_settings};
 use firebreak::db;
 use firebreak::domain::Role;
 use firebreak::services::maintenance::run_due;
@@ -129,7 +129,7 @@ async fn the_scheduler_puts_components_under_maintenance_and_back() {
     let page = location(&schedule(&responder, "Upgrade", 60, 120, &[&ids[0], &ids[1]]).await);
 
     exec(&app, "UPDATE maintenances SET starts_at = now() - interval '1 second'").await;
-    run_due(&app.pool).await.expect("tick");
+    run_due(&app.pool, &test_settings(&app.db_url)).await.expect("tick");
     assert_eq!(
         app.count("SELECT count(*) AS n FROM maintenances WHERE status = 'in_progress' AND started_at IS NOT NULL")
             .await,
@@ -155,7 +155,7 @@ async fn the_scheduler_puts_components_under_maintenance_and_back() {
 
     exec(&app, "UPDATE maintenances SET ends_at = now() - interval '1 second', starts_at = now() - interval '1 hour'")
         .await;
-    run_due(&app.pool).await.expect("tick");
+    run_due(&app.pool, &test_settings(&app.db_url)).await.expect("tick");
     assert_eq!(
         app.count("SELECT count(*) AS n FROM maintenances WHERE status = 'completed' AND completed_at IS NOT NULL")
             .await,
@@ -173,7 +173,7 @@ async fn the_scheduler_puts_components_under_maintenance_and_back() {
     );
     let history = admin.page(&format!("/admin/components/{}", ids[0])).await;
     assert!(history.contains("Maintenance: Upgrade") && history.contains("the maintenance schedule"));
-    assert_eq!(run_due(&app.pool).await.expect("tick"), 0, "nothing left to do");
+    assert_eq!(run_due(&app.pool, &test_settings(&app.db_url)).await.expect("tick"), 0, "nothing left to do");
 }
 
 #[tokio::test]
@@ -187,9 +187,10 @@ async fn several_instances_move_each_window_once() {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
     }
     let pools: Vec<_> = (0..4).map(|_| db::build_pool(&app.db_url, 2).expect("pool")).collect();
+    let settings = test_settings(&app.db_url);
 
     exec(&app, "UPDATE maintenances SET starts_at = now() - interval '1 second'").await;
-    let moved = futures_util::future::join_all(pools.iter().map(run_due)).await;
+    let moved = futures_util::future::join_all(pools.iter().map(|p| run_due(p, &settings))).await;
     let moved: usize = moved.into_iter().map(|r| r.expect("tick")).sum();
     assert!(moved <= 4, "each window starts once, whoever starts it");
     assert_eq!(app.count("SELECT count(*) AS n FROM maintenances WHERE status = 'in_progress'").await, 4);
@@ -206,7 +207,7 @@ async fn several_instances_move_each_window_once() {
 
     exec(&app, "UPDATE maintenances SET ends_at = now() - interval '1 second', starts_at = now() - interval '1 hour'")
         .await;
-    let moved = futures_util::future::join_all(pools.iter().map(run_due)).await;
+    let moved = futures_util::future::join_all(pools.iter().map(|p| run_due(p, &settings))).await;
     let moved: usize = moved.into_iter().map(|r| r.expect("tick")).sum();
     assert!(moved <= 4);
     assert_eq!(app.count("SELECT count(*) AS n FROM maintenances WHERE status = 'completed'").await, 4);
@@ -238,7 +239,7 @@ async fn cancelling_and_completing_early() {
     let second_id = second.trim_start_matches("/maintenances/");
     exec(&app, &format!("UPDATE maintenances SET starts_at = now() - interval '1 second' WHERE id = {second_id}"))
         .await;
-    run_due(&app.pool).await.expect("tick");
+    run_due(&app.pool, &test_settings(&app.db_url)).await.expect("tick");
     assert_eq!(count_status(&app, "under_maintenance").await, 1);
     let response = responder.submit(&second, &format!("{second}/complete"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -254,4 +255,61 @@ async fn cancelling_and_completing_early() {
     );
     assert_eq!(app.count("SELECT count(*) AS n FROM maintenances WHERE status = 'cancelled'").await, 1);
     assert_eq!(app.count("SELECT count(*) AS n FROM maintenances WHERE status = 'completed'").await, 1);
+}
+
+#[tokio::test]
+async fn subscribers_of_its_components_hear_when_maintenance_is_scheduled_starts_and_ends() {
+    let sink = crate::smtp::MailSink::start().await;
+    let app = crate::smtp::spawn_app_with_sink(&sink).await;
+    let ids = components(&app, &["Database", "API"]).await;
+    exec(
+        &app,
+        "INSERT INTO subscribers (email, token, all_components, confirmed_at) VALUES \
+         ('db@example.test', 'a', FALSE, now()), ('api@example.test', 'b', FALSE, now()), \
+         ('pending@example.test', 'c', TRUE, NULL)",
+    )
+    .await;
+    for (email, component) in [("db@example.test", &ids[0]), ("api@example.test", &ids[1])] {
+        let sql = format!(
+            "INSERT INTO subscriber_components SELECT id, {component} FROM subscribers WHERE email = '{email}'"
+        );
+        exec(&app, &sql).await;
+    }
+    let (responder, _) = app.signed_in(Role::Responder).await;
+    let form = responder.page("/maintenances/new").await;
+    assert!(
+        form.contains("id=\"notify-started\" name=\"notify\" value=\"started\" checked"),
+        "notices are on by default"
+    );
+    let (starts, ends) = (in_minutes(60), in_minutes(120));
+    let fields = [
+        ("title", "Database upgrade"),
+        ("message", "Expect a short read-only period."),
+        ("starts_at", starts.as_str()),
+        ("ends_at", ends.as_str()),
+        ("components", ids[0].as_str()),
+        ("notify_shown", "1"),
+        ("notify", "scheduled"),
+        ("notify", "completed"),
+    ];
+    let response = responder.submit("/maintenances/new", "/maintenances", &fields).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(1, std::time::Duration::from_secs(20)).await;
+    assert_eq!(mails[0].to, vec!["db@example.test".to_owned()], "only the database's subscriber");
+    let scheduled = String::from_utf8_lossy(mails[0].data.as_bytes()).to_string();
+    assert!(scheduled.contains("Scheduled maintenance: Database upgrade"));
+
+    // It starts (no notice: turned off), then ends (a notice).
+    let settings = test_settings(&app.db_url);
+    exec(&app, "UPDATE maintenances SET starts_at = now() - interval '1 second'").await;
+    run_due(&app.pool, &settings).await.expect("tick");
+    exec(&app, "UPDATE maintenances SET ends_at = now() - interval '1 second', starts_at = now() - interval '1 hour'")
+        .await;
+    run_due(&app.pool, &settings).await.expect("tick");
+    let mails = sink.wait_for(2, std::time::Duration::from_secs(20)).await;
+    let ended = mail_parser::MessageParser::default().parse(mails[1].data.as_bytes()).expect("an email");
+    let ended = format!("{}\n{}", ended.subject().unwrap_or_default(), ended.body_text(0).unwrap_or_default());
+    assert!(ended.contains("Maintenance completed: Database upgrade"), "{ended}");
+    assert!(ended.contains("/preferences"), "with the preferences link");
+    assert_eq!(app.count("SELECT count(*) AS n FROM outbox WHERE kind = 'maintenance'").await, 2, "no start notice");
 }
