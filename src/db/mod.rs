@@ -10,6 +10,7 @@ pub mod components;
 pub mod ids;
 pub mod incident_roles;
 pub mod incidents;
+pub mod listener;
 pub mod maintenances;
 pub mod meetings;
 pub mod outbox;

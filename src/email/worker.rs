@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
-use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
 
 use super::message::build_message;
 use super::transport::{SendError, Transport};
 use crate::config::Settings;
-use crate::db::outbox::{self, AfterFailure, OUTBOX_CHANNEL, OutboxMessage};
+use crate::db::listener::{DbEvent, Listener};
+use crate::db::outbox::{self, AfterFailure, OutboxMessage};
 use crate::db::{DbPool, OutboxId};
 
 /// Messages being sent at the same time. lettre writes a message's final
@@ -80,8 +80,8 @@ impl Sender {
     }
 }
 
-/// Starts the listener and the worker.
-pub fn spawn(pool: DbPool, settings: Settings) {
+/// Starts the worker, woken through the instance's database listener.
+pub fn spawn(pool: DbPool, settings: Settings, listener: &Listener) {
     let transport = match Transport::from_settings(&settings, POOL_SIZE) {
         Ok(t) => t,
         Err(e) => {
@@ -96,10 +96,10 @@ pub fn spawn(pool: DbPool, settings: Settings) {
     let retry_base = settings.mail_retry_base;
     let (deliver_pool, due_pool) = (pool.clone(), pool);
     crate::queue::spawn(
-        settings.database_url.expose_secret().to_owned(),
+        listener,
+        DbEvent::Outbox,
         crate::queue::Queue {
             name: "outbox",
-            channel: OUTBOX_CHANNEL,
             deliver_due: move || {
                 let (pool, sender) = (deliver_pool.clone(), Arc::clone(&sender));
                 async move { deliver_due(&pool, &sender, retry_base).await }

@@ -21,6 +21,7 @@ mod meetings;
 mod metrics;
 mod migrations;
 mod postmortems;
+mod reliability;
 mod reports;
 mod runbooks;
 mod security;
