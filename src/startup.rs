@@ -42,9 +42,10 @@ impl Application {
     /// listener and builds the server (not yet running).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database_url.expose_secret().to_owned();
+        let patience = settings.db_start_timeout;
         spawn_blocking_with_tracing(move || -> anyhow::Result<()> {
-            db::ensure_database_exists(&url)?;
-            let applied = db::run_migrations(&url)?;
+            // Retries while the database is unreachable (it may be starting next to us).
+            let applied = db::outage::prepare_database(&url, patience)?;
             if applied > 0 {
                 tracing::info!(applied, "applied database migrations");
             }
@@ -109,6 +110,8 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
             .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(14)))
             .build();
         App::new()
+            // Innermost: a frozen database answers 503 instead of hanging the request.
+            .wrap(actix_web::middleware::from_fn(web::deadline::deadline))
             .wrap(session)
             .wrap(web::security_headers())
             // Outermost: counts, times and logs every request (one line each, secrets blanked).

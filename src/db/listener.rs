@@ -28,9 +28,9 @@ pub const INCIDENT_CHANNEL: &str = "firebreak_incident";
 /// The `application_name` of the listener's connection (visible in `pg_stat_activity`).
 pub const APPLICATION_NAME: &str = "firebreak_listener";
 /// How long the connection may stay silent before it is checked with a query.
-pub const HEARTBEAT: Duration = Duration::from_secs(2);
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long connecting, subscribing or a check may take before the database counts as unreachable.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+const ANSWER_TIMEOUT: Duration = Duration::from_millis(1500);
 /// The first wait after a failed connection; doubled after each further failure.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two connection attempts.
@@ -117,7 +117,7 @@ async fn connect(url: &str) -> anyhow::Result<AsyncPgConnection> {
     };
     tokio::time::timeout(ANSWER_TIMEOUT, subscribe)
         .await
-        .map_err(|_| anyhow::anyhow!("the database did not answer within {} s", ANSWER_TIMEOUT.as_secs()))?
+        .map_err(|_| anyhow::anyhow!("the database did not answer within {:?}", ANSWER_TIMEOUT))?
 }
 
 /// Forwards notifications until the connection fails; returns why.
@@ -142,7 +142,7 @@ async fn listen(conn: &mut AsyncPgConnection, events: &broadcast::Sender<DbEvent
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return e.into(),
                     Err(_) => {
-                        return anyhow::anyhow!("the database did not answer within {} s", ANSWER_TIMEOUT.as_secs());
+                        return anyhow::anyhow!("the database did not answer within {:?}", ANSWER_TIMEOUT);
                     }
                 }
             }

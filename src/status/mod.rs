@@ -58,6 +58,8 @@ struct Inner {
     /// Set while the database listener has lost the database: rebuilds are
     /// not tried, the last good data is served marked stale.
     db_lost: AtomicBool,
+    /// The last data read successfully, served marked stale while the database is away.
+    last_good: std::sync::Mutex<Option<Arc<load::Data>>>,
 }
 
 impl Inner {
@@ -79,6 +81,7 @@ impl StatusPage {
             done: watch::Sender::new(0),
             wake: Notify::new(),
             db_lost: AtomicBool::new(false),
+            last_good: std::sync::Mutex::new(None),
         });
         tokio::spawn(rebuild_forever(Arc::clone(&inner), pool, settings.status_refresh));
         tokio::spawn(follow(Arc::clone(&inner), events));
@@ -111,7 +114,6 @@ impl StatusPage {
 }
 
 async fn rebuild_forever(inner: Arc<Inner>, pool: DbPool, every: Duration) {
-    let mut last_good: Option<Arc<load::Data>> = None;
     let mut failing = false;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -131,7 +133,7 @@ async fn rebuild_forever(inner: Arc<Inner>, pool: DbPool, every: Duration) {
                         tracing::info!("the status page is up to date again");
                     }
                     failing = false;
-                    last_good = Some(data);
+                    *lock(&inner.last_good) = Some(data);
                 }
             }
             failure => {
@@ -143,9 +145,7 @@ async fn rebuild_forever(inner: Arc<Inner>, pool: DbPool, every: Duration) {
                     tracing::warn!(%error, "cannot refresh the status page; serving the last snapshot");
                 }
                 // Re-render the last good data once, with the staleness note.
-                if let Some(data) = last_good.as_ref().filter(|_| !inner.current.load().stale) {
-                    publish(&inner, Arc::clone(data), Some(data.loaded_at)).await;
-                }
+                mark_stale(&inner).await;
                 failing = true;
             }
         }
@@ -156,6 +156,19 @@ async fn rebuild_forever(inner: Arc<Inner>, pool: DbPool, every: Duration) {
         }
         tokio::time::sleep(DEBOUNCE).await;
     }
+}
+
+/// Re-renders the last good data once, with the staleness note.
+async fn mark_stale(inner: &Arc<Inner>) {
+    let last_good = lock(&inner.last_good).clone();
+    if let Some(data) = last_good.filter(|_| !inner.current.load().stale) {
+        let at = data.loaded_at;
+        publish(inner, data, Some(at)).await;
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn read(pool: &DbPool) -> anyhow::Result<load::Data> {
@@ -193,6 +206,8 @@ async fn follow(inner: Arc<Inner>, mut events: broadcast::Receiver<DbEvent>) {
         match events.recv().await {
             Ok(DbEvent::Lost) => {
                 inner.db_lost.store(true, Ordering::SeqCst);
+                // At once, even while a rebuild waits for the database.
+                mark_stale(&inner).await;
                 inner.poke();
             }
             Ok(DbEvent::Resync) => {

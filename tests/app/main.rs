@@ -12,6 +12,7 @@ mod api;
 mod browser;
 mod cli;
 mod components;
+mod db_proxy;
 mod followups;
 mod health;
 mod incidents;
