@@ -190,8 +190,13 @@ struct Running {
 
 impl Running {
     fn start(database_url: &str, patience_secs: &str) -> Running {
+        Self::start_with(database_url, patience_secs, &[])
+    }
+
+    fn start_with(database_url: &str, patience_secs: &str, env: &[(&str, &str)]) -> Running {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_firebreak"))
+            .envs(env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("DB_START_TIMEOUT_SECS", patience_secs)
             .env("BIND", "127.0.0.1:0")
@@ -284,4 +289,70 @@ fn start_up_gives_up_with_a_failure_status_after_the_configured_time() {
     assert!(!status.success(), "exits with a failure status");
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "gave up after {took:?}");
     assert!(app.seen.iter().any(|l| l.contains("did not answer within 2 s")), "{:#?}", app.seen);
+}
+
+#[tokio::test]
+async fn an_smtp_outage_is_logged_once_not_once_per_email() {
+    let (name, url) = create_database(true);
+    // A port nothing listens on: every attempt fails at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    {
+        let pool = firebreak::db::build_pool(&url, 1).expect("pool");
+        let mut conn = pool.get().await.expect("conn");
+        let messages: Vec<_> = (0..10)
+            .map(|i| firebreak::db::outbox::NewMessage {
+                message_id: firebreak::db::outbox::new_message_id("test@example.test"),
+                kind: "test".to_owned(),
+                to_address: format!("person{i}@example.test"),
+                to_name: format!("Person {i}"),
+                subject: "Outage".to_owned(),
+                text_body: "Hello".to_owned(),
+                html_body: "<p>Hello</p>".to_owned(),
+                list_unsubscribe: None,
+                calendar: None,
+                calendar_method: None,
+                incident_id: None,
+            })
+            .collect();
+        firebreak::db::outbox::enqueue(&mut conn, &messages).await.expect("queue mail");
+    }
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let mut app = tokio::task::spawn_blocking(move || {
+        let env = [("SMTP_URL", smtp.as_str()), ("MAIL_RETRY_BASE_SECS", "0.05")];
+        let mut app = Running::start_with(&url, "10", &env);
+        assert!(app.wait_for_line("Firebreak is listening", Duration::from_secs(20)), "{:#?}", app.seen);
+        app
+    })
+    .await
+    .expect("join");
+    // Every message is tried at least twice.
+    let pool = firebreak::db::build_pool(&format!("{}/{name}", crate::helpers::server_url()), 1).expect("pool");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut conn = pool.get().await.expect("conn");
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = "SELECT count(*) AS n FROM outbox_attempts WHERE error IS NOT NULL";
+        let n = diesel_async::RunQueryDsl::get_result::<N>(diesel::sql_query(sql), &mut conn).await.expect("count").n;
+        if n >= 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {n} attempts");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let app = tokio::task::spawn_blocking(move || {
+        app.wait_for_line("no such line", Duration::from_millis(500));
+        app
+    })
+    .await
+    .expect("join");
+    let outage_lines = app.seen.iter().filter(|l| l.contains("cannot deliver email")).count();
+    let per_email = app.seen.iter().filter(|l| l.contains("WARN") && l.contains("email not delivered")).count();
+    assert_eq!((outage_lines, per_email), (1, 0), "{:#?}", app.seen);
+    drop(app);
+    drop(pool);
+    drop_database(&name);
 }
