@@ -30,6 +30,8 @@ pg_stop() { as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null; }
 psql_() { "$PGBIN/../bin/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d firebreak -Atq -c "$1" 2>/dev/null || /usr/bin/psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d firebreak -Atq -c "$1"; }
 code() { curl -s -o /dev/null -m 30 -w '%{http_code} %{time_total}' "$@"; }
 stale() { curl -s -m 5 "$BASE/api/v2/status.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["page"]["stale"])' 2>/dev/null || echo "?"; }
+is_stale() { test "$(stale)" = "$1"; }
+sql_true() { test "$(psql_ "$1")" = t; }
 wait_for() { # wait_for SECONDS COMMAND... : until COMMAND succeeds; prints seconds taken
   local t0; t0=$(now); local limit=$1; shift
   until "$@" >/dev/null 2>&1; do
@@ -59,33 +61,33 @@ wait_for 60 curl -sf "$BASE/ready" >/dev/null
 echo "waiting lines logged: $(grep -c 'waiting for the database' "$work/app1.log"); serving $(since "$t0") s after launch (PostgreSQL back after 3 s)"
 
 echo "== PostgreSQL stopped"
-wait_for 10 test "$(stale)" = False >/dev/null
+wait_for 10 is_stale False >/dev/null
 pg_stop; t0=$(now)
-echo "status JSON marked stale after: $(wait_for 30 test "$(stale)" = True) s"
+echo "status JSON marked stale after: $(wait_for 30 is_stale True) s"
 echo "API while down (code, seconds): $(code -H 'Authorization: Bearer fbk_x' "$BASE/api/v1/incidents")"
 echo "status page while down (code, seconds): $(code "$BASE/status")"
 pg_start; t0=$(now)
-echo "PostgreSQL restarted: status fresh again after $(wait_for 30 test "$(stale)" = False) s"
+echo "PostgreSQL restarted: status fresh again after $(wait_for 30 is_stale False) s"
 
 echo "== PostgreSQL frozen (SIGSTOP)"
 sleep 1
 pm=$(head -1 "$work/pg/postmaster.pid")
 kill -STOP "$pm"; pkill -STOP -P "$pm"; t0=$(now)
-echo "status JSON marked stale after: $(wait_for 30 test "$(stale)" = True) s"
+echo "status JSON marked stale after: $(wait_for 30 is_stale True) s"
 echo "API while frozen (code, seconds): $(code -H 'Authorization: Bearer fbk_x' "$BASE/api/v1/incidents")"
 echo "status page while frozen (code, seconds): $(code "$BASE/status")"
 pkill -CONT -P "$pm"; kill -CONT "$pm"
-echo "thawed: status fresh again after $(wait_for 30 test "$(stale)" = False) s"
+echo "thawed: status fresh again after $(wait_for 30 is_stale False) s"
 
 echo "== SMTP down (nothing listens on port 9): 40 emails queued"
 psql_ "INSERT INTO outbox (message_id, kind, to_address, to_name, subject, text_body, html_body)
        SELECT '<f' || g || '@bench>', 'test', 'p' || g || '@example.test', 'P', 'S', 'T', '<p>T</p>' FROM generate_series(1, 40) g;
        SELECT pg_notify('firebreak_outbox', '')"
-wait_for 30 test "$(psql_ "SELECT count(*) >= 120 FROM outbox_attempts WHERE error IS NOT NULL")" = t >/dev/null
+wait_for 30 sql_true "SELECT count(*) >= 120 FROM outbox_attempts WHERE error IS NOT NULL" >/dev/null
 echo "failed attempts: $(psql_ "SELECT count(*) FROM outbox_attempts WHERE error IS NOT NULL"); WARN lines about email: $(grep -c 'WARN.*email' "$work/app1.log")"
 
 echo "== kill -9 of an instance holding claimed email"
 psql_ "UPDATE outbox SET next_attempt_at = now(), attempts = 0, locked_until = now() + interval '30 seconds' WHERE status = 'pending'"
 kill -9 "$app"; wait "$app" 2>/dev/null || true; t0=$(now)
 start_app "$work/app2.log" SMTP_URL="smtp://127.0.0.1:9" MAIL_RETRY_BASE_SECS=0.2
-echo "rows claimed by the dead instance tried again after: $(wait_for 120 test "$(psql_ "SELECT count(*) > 0 FROM outbox WHERE attempts > 0")" = t) s (lease 30 s; was 300 s)"
+echo "rows claimed by the dead instance tried again after: $(wait_for 120 sql_true "SELECT count(*) > 0 FROM outbox WHERE attempts > 0") s (lease 30 s; was 300 s)"
