@@ -82,12 +82,21 @@ echo "thawed: status fresh again after $(wait_for 30 is_stale False) s"
 echo "== SMTP down (nothing listens on port 9): 40 emails queued"
 psql_ "INSERT INTO outbox (message_id, kind, to_address, to_name, subject, text_body, html_body)
        SELECT '<f' || g || '@bench>', 'test', 'p' || g || '@example.test', 'P', 'S', 'T', '<p>T</p>' FROM generate_series(1, 40) g;
-       SELECT pg_notify('firebreak_outbox', '')"
+       SELECT pg_notify('firebreak_outbox', '')" >/dev/null
 wait_for 30 sql_true "SELECT count(*) >= 120 FROM outbox_attempts WHERE error IS NOT NULL" >/dev/null
 echo "failed attempts: $(psql_ "SELECT count(*) FROM outbox_attempts WHERE error IS NOT NULL"); WARN lines about email: $(grep -c 'WARN.*email' "$work/app1.log")"
 
-echo "== kill -9 of an instance holding claimed email"
-psql_ "UPDATE outbox SET next_attempt_at = now(), attempts = 0, locked_until = now() + interval '30 seconds' WHERE status = 'pending'"
+echo "== kill -9 of an instance while its emails are in flight"
+# An SMTP server that accepts connections and never answers: sends hang, rows stay claimed.
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1000); time.sleep(600)' $((PORT + 1)) &
+hole=$!
+kill "$app"; wait "$app" 2>/dev/null || true
+psql_ "UPDATE outbox SET next_attempt_at = now(), attempts = 0, locked_until = NULL WHERE status = 'pending'"
+start_app "$work/app2.log" SMTP_URL="smtp://127.0.0.1:$((PORT + 1))" MAIL_RETRY_BASE_SECS=0.2
+wait_for 30 sql_true "SELECT count(*) = 40 FROM outbox WHERE locked_until > now()" >/dev/null
+before=$(psql_ "SELECT count(*) FROM outbox_attempts")
 kill -9 "$app"; wait "$app" 2>/dev/null || true; t0=$(now)
-start_app "$work/app2.log" SMTP_URL="smtp://127.0.0.1:9" MAIL_RETRY_BASE_SECS=0.2
-echo "rows claimed by the dead instance tried again after: $(wait_for 120 sql_true "SELECT count(*) > 0 FROM outbox WHERE attempts > 0") s (lease 30 s; was 300 s)"
+start_app "$work/app3.log" SMTP_URL="smtp://127.0.0.1:9" MAIL_RETRY_BASE_SECS=0.2
+took=$(wait_for 120 sql_true "SELECT count(*) > $before FROM outbox_attempts")
+echo "40 emails claimed by the killed instance (16 in flight): tried again by a new instance after $took s (lease 30 s; was 300 s)"
+kill "$hole" 2>/dev/null || true
