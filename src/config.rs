@@ -108,6 +108,9 @@ pub struct SettingsArgs {
     /// Seconds between runs of the overdue follow-up digest job (each owner gets at most one digest a day).
     #[arg(long, env = "DIGEST_INTERVAL_SECS", default_value = "600", global = true)]
     pub digest_interval_secs: String,
+    /// Seconds to keep trying to reach the database at start-up before giving up (exit status 1).
+    #[arg(long, env = "DB_START_TIMEOUT_SECS", default_value = "60", global = true)]
+    pub db_start_timeout_secs: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +145,8 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// How often the overdue follow-up digest job looks for digests to send.
     pub digest_interval: std::time::Duration,
+    /// How long start-up keeps trying to reach the database.
+    pub db_start_timeout: std::time::Duration,
 }
 
 /// A bad setting: its variable name, its flag and what is wrong.
@@ -268,6 +273,16 @@ impl Settings {
                 ));
             }
         };
+        let db_start_timeout = match args.db_start_timeout_secs.trim().parse::<f64>() {
+            Ok(n) if (0.0..=86_400.0).contains(&n) => std::time::Duration::from_secs_f64(n),
+            _ => {
+                return Err(bad(
+                    "DB_START_TIMEOUT_SECS",
+                    "db-start-timeout-secs",
+                    format!("is {:?}: expected a number of seconds from 0 to 86400", args.db_start_timeout_secs),
+                ));
+            }
+        };
         Ok(Settings {
             database_url,
             bind,
@@ -286,6 +301,7 @@ impl Settings {
             webhook_retry_base,
             metrics_token,
             digest_interval,
+            db_start_timeout,
         })
     }
 

@@ -1,15 +1,16 @@
 //! The loop behind every durable queue (the email outbox, webhook
 //! deliveries): rows are written in the transaction that caused them; each
-//! instance LISTENs on the queue's channel, claims due rows, and otherwise
-//! sleeps until the next row falls due (or a NOTIFY, or the poll interval).
+//! instance hears the queue's NOTIFYs through its one database listener
+//! (`db::listener`), claims due rows, and otherwise sleeps until the next row
+//! falls due (or a NOTIFY, or the poll interval).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::StreamExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
+
+use crate::db::listener::{DbEvent, Listener};
 
 /// How often a worker looks for due rows without being woken.
 const POLL: Duration = Duration::from_secs(5);
@@ -19,14 +20,13 @@ const POLL: Duration = Duration::from_secs(5);
 pub struct Queue<D, N> {
     /// For logs: "outbox", "webhook".
     pub name: &'static str,
-    /// The NOTIFY channel written with each row.
-    pub channel: &'static str,
     pub deliver_due: D,
     pub next_due: N,
 }
 
-/// Starts the listener and the worker loop.
-pub fn spawn<D, DF, N, NF>(database_url: String, queue: Queue<D, N>)
+/// Starts the worker loop, woken by `wake_on` events from the instance's
+/// database listener (and by any resync after the listener reconnects).
+pub fn spawn<D, DF, N, NF>(listener: &Listener, wake_on: DbEvent, queue: Queue<D, N>)
 where
     D: Fn() -> DF + Send + 'static,
     DF: Future<Output = anyhow::Result<usize>> + Send + 'static,
@@ -34,36 +34,21 @@ where
     NF: Future<Output = anyhow::Result<Option<f64>>> + Send + 'static,
 {
     let wake = Arc::new(Notify::new());
-    tokio::spawn(listen(database_url, queue.name, queue.channel, Arc::clone(&wake)));
+    tokio::spawn(follow(listener.subscribe(), wake_on, Arc::clone(&wake)));
     tokio::spawn(run(queue, wake));
 }
 
-/// Wakes the worker on every NOTIFY, reconnecting after the database goes away.
-async fn listen(database_url: String, name: &'static str, channel: &'static str, wake: Arc<Notify>) {
-    let mut backoff = Duration::from_millis(250);
+/// Wakes the worker on its own NOTIFYs and whenever changes may have been
+/// missed (the listener reconnected, or this task fell behind).
+async fn follow(mut events: broadcast::Receiver<DbEvent>, wake_on: DbEvent, wake: Arc<Notify>) {
     loop {
-        match listen_once(&database_url, channel, &wake).await {
-            Ok(()) => backoff = Duration::from_millis(250),
-            Err(e) => {
-                tracing::debug!(error = %e, queue = name, "the queue listener lost its connection; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
+        match events.recv().await {
+            Ok(DbEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
+            Ok(event) if event == wake_on => wake.notify_one(),
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
-}
-
-async fn listen_once(database_url: &str, channel: &str, wake: &Notify) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(database_url).await?;
-    diesel::sql_query(format!("LISTEN {channel}")).execute(&mut conn).await?;
-    // Anything queued while we were not listening.
-    wake.notify_one();
-    let mut stream = std::pin::pin!(conn.notifications_stream());
-    while let Some(n) = stream.next().await {
-        n?;
-        wake.notify_one();
-    }
-    anyhow::bail!("the notification stream ended")
 }
 
 async fn run<D, DF, N, NF>(queue: Queue<D, N>, wake: Arc<Notify>)

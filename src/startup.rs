@@ -25,8 +25,9 @@ pub struct AppState {
     pub settings: Settings,
     /// Set once a first user exists; saves a query on every visit to `/`.
     pub setup_done: AtomicBool,
-    /// Incident changes from every instance (via LISTEN/NOTIFY), for live rooms.
-    pub events: tokio::sync::broadcast::Sender<crate::db::IncidentId>,
+    /// The instance's database listener: changes from every instance (via
+    /// LISTEN/NOTIFY), for live rooms.
+    pub events: crate::db::listener::Listener,
     /// The public status page's snapshot.
     pub status: crate::status::StatusPage,
 }
@@ -41,9 +42,10 @@ impl Application {
     /// listener and builds the server (not yet running).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database_url.expose_secret().to_owned();
+        let patience = settings.db_start_timeout;
         spawn_blocking_with_tracing(move || -> anyhow::Result<()> {
-            db::ensure_database_exists(&url)?;
-            let applied = db::run_migrations(&url)?;
+            // Retries while the database is unreachable (it may be starting next to us).
+            let applied = db::outage::prepare_database(&url, patience)?;
             if applied > 0 {
                 tracing::info!(applied, "applied database migrations");
             }
@@ -86,14 +88,14 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     let key = session_key(&settings);
     let secure = settings.is_https();
     let workers = settings.workers;
-    let (events, _) = tokio::sync::broadcast::channel(1024);
-    tokio::spawn(crate::web::incidents::live::listen(settings.database_url.expose_secret().to_owned(), events.clone()));
+    // The one LISTEN connection: rooms, the status page and the queue workers all hear it.
+    let events = crate::db::listener::Listener::spawn(settings.database_url.expose_secret().to_owned());
     let status = crate::status::StatusPage::start(pool.clone(), &settings, events.subscribe());
-    crate::email::spawn_worker(pool.clone(), settings.clone());
+    crate::email::spawn_worker(pool.clone(), settings.clone(), &events);
     crate::services::maintenance::spawn_scheduler(pool.clone(), settings.clone());
     crate::services::followups::spawn_digest_job(pool.clone(), settings.clone());
     crate::services::alerts::spawn_retention_job(pool.clone());
-    crate::services::webhooks::spawn_worker(pool.clone(), settings.clone());
+    crate::services::webhooks::spawn_worker(pool.clone(), settings.clone(), &events);
     let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status });
     let state = Arc::clone(&state.into_inner());
     // Request counts for /metrics, shared by every HTTP worker of this instance.
@@ -108,6 +110,8 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
             .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(14)))
             .build();
         App::new()
+            // Innermost: a frozen database answers 503 instead of hanging the request.
+            .wrap(actix_web::middleware::from_fn(web::deadline::deadline))
             .wrap(session)
             .wrap(web::security_headers())
             // Outermost: counts, times and logs every request (one line each, secrets blanked).

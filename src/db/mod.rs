@@ -10,8 +10,10 @@ pub mod components;
 pub mod ids;
 pub mod incident_roles;
 pub mod incidents;
+pub mod listener;
 pub mod maintenances;
 pub mod meetings;
+pub mod outage;
 pub mod outbox;
 pub mod postmortems;
 pub mod reports;
@@ -49,11 +51,26 @@ pub type DbConn = Object<AsyncPgConnection>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Longest wait for a free connection when all are in use.
+pub const POOL_WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Longest a new connection may take (a frozen server accepts TCP but never answers).
+pub const POOL_CREATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Longest the check of an idle connection (`SELECT 1`) may take before it is thrown away.
+pub const POOL_RECYCLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Builds the pool. Connections are made lazily, so this succeeds even while
-/// the database is down; `/ready` tells whether it answers.
+/// the database is down; `/ready` tells whether it answers. Checkouts time out
+/// (see the constants above) rather than wait for a database that is gone or frozen.
 pub fn build_pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
-    Pool::builder(manager).max_size(max_size).build().context("could not build the database pool")
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+        .create_timeout(Some(POOL_CREATE_TIMEOUT))
+        .recycle_timeout(Some(POOL_RECYCLE_TIMEOUT))
+        .build()
+        .context("could not build the database pool")
 }
 
 /// Creates the database named in `database_url` when it does not exist yet,

@@ -148,6 +148,27 @@ pub async fn claim_due(
     Ok(rows)
 }
 
+/// Extends the lease of claimed rows still pending (a live worker keeps its
+/// rows; a crashed one's come free within one `lease`).
+pub async fn renew_lease(
+    conn: &mut AsyncPgConnection,
+    ids: &[OutboxId],
+    lease: std::time::Duration,
+) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    diesel::sql_query(
+        "UPDATE outbox SET locked_until = now() + make_interval(secs => $2) \
+         WHERE id = ANY($1) AND status = 'pending' AND locked_until IS NOT NULL",
+    )
+    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+    .bind::<Double, _>(lease.as_secs_f64())
+    .execute(conn)
+    .await
+}
+
 #[derive(QueryableByName)]
 struct Seconds {
     #[diesel(sql_type = Nullable<Double>)]

@@ -20,8 +20,9 @@ pub use worker::{MAX_ATTEMPTS, after_failure, backoff};
 
 use crate::config::Settings;
 use crate::db::DbPool;
+use crate::db::listener::Listener;
 
 /// Starts this instance's outbox worker in the background.
-pub fn spawn_worker(pool: DbPool, settings: Settings) {
-    worker::spawn(pool, settings);
+pub fn spawn_worker(pool: DbPool, settings: Settings, listener: &Listener) {
+    worker::spawn(pool, settings, listener);
 }

@@ -25,7 +25,7 @@ use crate::domain::markdown::to_safe_html;
 use crate::domain::webhooks::EventKind;
 
 /// The channel live viewers listen on; the payload is the incident id.
-pub const NOTIFY_CHANNEL: &str = "firebreak_incident";
+pub const NOTIFY_CHANNEL: &str = crate::db::listener::INCIDENT_CHANNEL;
 
 /// Tells every app instance that this incident changed (sent at commit).
 pub(crate) async fn notify(conn: &mut AsyncPgConnection, id: IncidentId) -> diesel::QueryResult<()> {

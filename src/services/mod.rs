@@ -125,6 +125,7 @@ impl From<diesel::result::Error> for ServiceError {
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ServiceError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        ServiceError::Unexpected(anyhow::anyhow!("no database connection: {e}"))
+        // Keep the type: `db::outage` recognises it (503, not 500).
+        ServiceError::Unexpected(anyhow::Error::new(e).context(crate::db::outage::NO_CONNECTION))
     }
 }

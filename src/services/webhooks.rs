@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
 
 use super::components::{one_line, require_admin};
@@ -23,9 +22,8 @@ use super::{Actor, FieldErrors, ServiceError, audit};
 use crate::config::Settings;
 use crate::db::ids::{WebhookDeliveryId, WebhookId};
 use crate::db::incidents::Incident;
-use crate::db::webhooks::{
-    self as db, AttemptResult, Claimed, NewDelivery, Then, WEBHOOK_CHANNEL, Webhook, WebhookValues,
-};
+use crate::db::listener::{DbEvent, Listener};
+use crate::db::webhooks::{self as db, AttemptResult, Claimed, NewDelivery, Then, Webhook, WebhookValues};
 use crate::db::{DbPool, IncidentId};
 use crate::domain::webhooks::{self as rules, EventKind, Format, IncidentFacts, Verdict};
 use crate::email::compose::link;
@@ -364,7 +362,7 @@ fn spawn_retention_job(pool: DbPool) {
 
 /// Starts the delivery worker (LISTEN + poll, like the email outbox) and the
 /// delivery log's retention job.
-pub fn spawn_worker(pool: DbPool, settings: Settings) {
+pub fn spawn_worker(pool: DbPool, settings: Settings, listener: &Listener) {
     spawn_retention_job(pool.clone());
     let client = match http_client() {
         Ok(c) => c,
@@ -377,10 +375,10 @@ pub fn spawn_worker(pool: DbPool, settings: Settings) {
     let retry_base = settings.webhook_retry_base;
     let (deliver_pool, due_pool) = (pool.clone(), pool);
     crate::queue::spawn(
-        settings.database_url.expose_secret().to_owned(),
+        listener,
+        DbEvent::Webhook,
         crate::queue::Queue {
             name: "webhook",
-            channel: WEBHOOK_CHANNEL,
             deliver_due: move || {
                 let (pool, client) = (deliver_pool.clone(), client.clone());
                 async move { deliver_due(&pool, &client, retry_base).await }

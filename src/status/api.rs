@@ -18,6 +18,10 @@ pub struct Page {
     pub url: String,
     pub time_zone: &'static str,
     pub updated_at: String,
+    /// Ours, beyond Statuspage's fields: true while the database cannot be
+    /// read and this is the last data that could be (read at `data_as_of`).
+    pub stale: bool,
+    pub data_as_of: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -174,13 +178,16 @@ pub struct Documents {
 }
 
 impl Documents {
-    pub fn build(id: &Identity, data: &Data) -> Documents {
+    /// `stale`: the data is the last that could be read (the database is not answering).
+    pub fn build(id: &Identity, data: &Data, stale: bool) -> Documents {
         let page = Page {
             id: id.page_id.clone(),
             name: id.name.clone(),
             url: id.url("status"),
             time_zone: "Etc/UTC",
             updated_at: timestamp(data.updated_at()),
+            stale,
+            data_as_of: timestamp(data.loaded_at),
         };
         let components = components(id, data);
         let incidents = data.incidents.iter().map(|i| incident(id, data, &components, i)).collect();

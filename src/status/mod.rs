@@ -1,15 +1,17 @@
 //! The public status page's in-memory snapshot: what `/status`, the feeds and
 //! the Statuspage-compatible JSON serve, rebuilt when anything they show changes.
 //!
-//! One background task per instance rebuilds it: when a NOTIFY arrives on
-//! `firebreak_status` (component, update and maintenance changes from any
-//! instance), when an incident changes (the room's event channel), every
-//! `status_refresh` (uptime bars and maintenance windows move with time), and
-//! when a handler asks with [`StatusPage::refresh`]. Triggers that arrive
+//! One background task per instance rebuilds it: when the instance's database
+//! listener hears a status change (component, update and maintenance changes
+//! from any instance) or an incident change, after the listener reconnects,
+//! every `status_refresh` (uptime bars and maintenance windows move with time),
+//! and when a handler asks with [`StatusPage::refresh`]. Triggers that arrive
 //! while a rebuild runs are coalesced into one more rebuild. Requests never
 //! touch the database: they pick pre-rendered bytes out of an `ArcSwap`.
-//! When a rebuild fails, the last good data keeps being served, re-rendered
-//! once with a note that it may be out of date.
+//! When a rebuild fails, or the listener reports the database lost (within a
+//! few seconds of an outage, see `db::listener`), the last good data keeps being
+//! served, re-rendered once with a note that it may be out of date (on the
+//! page, in the feeds, and as `page.stale` in the JSON).
 
 pub mod api;
 pub mod load;
@@ -17,21 +19,18 @@ pub mod render;
 pub mod view;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
-use futures_util::StreamExt;
-use secrecy::ExposeSecret;
 use tokio::sync::{Notify, broadcast, watch};
 
 pub use api::Identity;
 pub use render::{Rendered, Snapshot, Surface};
 
-use crate::db::component_status::STATUS_CHANNEL;
-use crate::db::{DbPool, IncidentId};
+use crate::db::DbPool;
+use crate::db::listener::DbEvent;
 
 /// Longest a rebuild may take before it counts as failed (a database that
 /// accepts connections but never answers must not freeze the page).
@@ -56,6 +55,11 @@ struct Inner {
     /// The `requested` value the last finished rebuild (good or failed) covered.
     done: watch::Sender<u64>,
     wake: Notify,
+    /// Set while the database listener has lost the database: rebuilds are
+    /// not tried, the last good data is served marked stale.
+    db_lost: AtomicBool,
+    /// The last data read successfully, served marked stale while the database is away.
+    last_good: std::sync::Mutex<Option<Arc<load::Data>>>,
 }
 
 impl Inner {
@@ -68,7 +72,7 @@ impl Inner {
 impl StatusPage {
     /// Starts the rebuild task and the listeners that trigger it (needs a
     /// Tokio runtime). The first snapshot is built at once.
-    pub fn start(pool: DbPool, settings: &crate::config::Settings, events: broadcast::Receiver<IncidentId>) -> Self {
+    pub fn start(pool: DbPool, settings: &crate::config::Settings, events: broadcast::Receiver<DbEvent>) -> Self {
         let identity = Identity::new(&settings.status_page_name, &settings.base_url);
         let inner = Arc::new(Inner {
             current: ArcSwap::from_pointee(Snapshot::unavailable(&identity)),
@@ -76,10 +80,11 @@ impl StatusPage {
             requested: AtomicU64::new(1),
             done: watch::Sender::new(0),
             wake: Notify::new(),
+            db_lost: AtomicBool::new(false),
+            last_good: std::sync::Mutex::new(None),
         });
         tokio::spawn(rebuild_forever(Arc::clone(&inner), pool, settings.status_refresh));
-        tokio::spawn(listen_forever(Arc::clone(&inner), settings.database_url.expose_secret().to_owned()));
-        tokio::spawn(follow_incidents(Arc::clone(&inner), events));
+        tokio::spawn(follow(Arc::clone(&inner), events));
         StatusPage { inner }
     }
 
@@ -109,14 +114,18 @@ impl StatusPage {
 }
 
 async fn rebuild_forever(inner: Arc<Inner>, pool: DbPool, every: Duration) {
-    let mut last_good: Option<Arc<load::Data>> = None;
     let mut failing = false;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         let covers = inner.requested.load(Ordering::SeqCst);
-        match tokio::time::timeout(BUILD_TIMEOUT, read(&pool)).await {
+        let result = if inner.db_lost.load(Ordering::SeqCst) {
+            Ok(Err(anyhow::anyhow!("the database listener lost the database")))
+        } else {
+            tokio::time::timeout(BUILD_TIMEOUT, read(&pool)).await
+        };
+        match result {
             Ok(Ok(data)) => {
                 let data = Arc::new(data);
                 if publish(&inner, Arc::clone(&data), None).await {
@@ -124,7 +133,7 @@ async fn rebuild_forever(inner: Arc<Inner>, pool: DbPool, every: Duration) {
                         tracing::info!("the status page is up to date again");
                     }
                     failing = false;
-                    last_good = Some(data);
+                    *lock(&inner.last_good) = Some(data);
                 }
             }
             failure => {
@@ -136,9 +145,7 @@ async fn rebuild_forever(inner: Arc<Inner>, pool: DbPool, every: Duration) {
                     tracing::warn!(%error, "cannot refresh the status page; serving the last snapshot");
                 }
                 // Re-render the last good data once, with the staleness note.
-                if let Some(data) = last_good.as_ref().filter(|_| !inner.current.load().stale) {
-                    publish(&inner, Arc::clone(data), Some(data.loaded_at)).await;
-                }
+                mark_stale(&inner).await;
                 failing = true;
             }
         }
@@ -149,6 +156,19 @@ async fn rebuild_forever(inner: Arc<Inner>, pool: DbPool, every: Duration) {
         }
         tokio::time::sleep(DEBOUNCE).await;
     }
+}
+
+/// Re-renders the last good data once, with the staleness note.
+async fn mark_stale(inner: &Arc<Inner>) {
+    let last_good = lock(&inner.last_good).clone();
+    if let Some(data) = last_good.filter(|_| !inner.current.load().stale) {
+        let at = data.loaded_at;
+        publish(inner, data, Some(at)).await;
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn read(pool: &DbPool) -> anyhow::Result<load::Data> {
@@ -176,40 +196,26 @@ async fn publish(inner: &Arc<Inner>, data: Arc<load::Data>, stale: Option<chrono
     }
 }
 
-/// LISTENs on `firebreak_status`, reconnecting after the database goes away
-/// (and rebuilding then: changes may have been missed meanwhile).
-async fn listen_forever(inner: Arc<Inner>, database_url: String) {
-    let mut backoff = Duration::from_millis(250);
-    loop {
-        match listen_once(&inner, &database_url).await {
-            Ok(()) => backoff = Duration::from_millis(250),
-            Err(e) => {
-                tracing::debug!(error = %e, "status change listener lost its connection; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
-}
-
-async fn listen_once(inner: &Inner, database_url: &str) -> anyhow::Result<()> {
-    use diesel_async::RunQueryDsl;
-    let mut conn = AsyncPgConnection::establish(database_url).await?;
-    diesel::sql_query(format!("LISTEN {STATUS_CHANNEL}")).execute(&mut conn).await?;
-    inner.poke();
-    let mut stream = std::pin::pin!(conn.notifications_stream());
-    while let Some(n) = stream.next().await {
-        n?;
-        inner.poke();
-    }
-    anyhow::bail!("the notification stream ended")
-}
-
-/// Any incident change (from any instance) may change what is public.
-async fn follow_incidents(inner: Arc<Inner>, mut events: broadcast::Receiver<IncidentId>) {
+/// Follows the instance's database listener: incident and status changes
+/// (from any instance) trigger a rebuild; when the listener loses the
+/// database the page is marked stale at once (without waiting for a rebuild
+/// to time out), and when it is back the page is rebuilt (changes may have been
+/// missed meanwhile).
+async fn follow(inner: Arc<Inner>, mut events: broadcast::Receiver<DbEvent>) {
     loop {
         match events.recv().await {
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => inner.poke(),
+            Ok(DbEvent::Lost) => {
+                inner.db_lost.store(true, Ordering::SeqCst);
+                // At once, even while a rebuild waits for the database.
+                mark_stale(&inner).await;
+                inner.poke();
+            }
+            Ok(DbEvent::Resync) => {
+                inner.db_lost.store(false, Ordering::SeqCst);
+                inner.poke();
+            }
+            Ok(DbEvent::Incident(_) | DbEvent::Status) | Err(broadcast::error::RecvError::Lagged(_)) => inner.poke(),
+            Ok(DbEvent::Outbox | DbEvent::Webhook) => {}
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }

@@ -157,14 +157,14 @@ impl Snapshot {
     pub fn build(id: &Identity, data: &Data, stale: Option<DateTime<Utc>>) -> Result<Snapshot, askama::Error> {
         let stale_view = stale.map(TimeView::of);
         let front = FrontTemplate { name: &id.name, stale: stale_view.clone(), page: view::front_page(data) };
-        let docs = Documents::build(id, data);
+        let docs = Documents::build(id, data, stale.is_some());
         let json = |value: &dyn erased::Json| Rendered::new(200, JSON, value.to_vec(), true);
         let mut surfaces = Vec::with_capacity(Surface::ALL.len());
         for surface in Surface::ALL {
             surfaces.push(match surface {
                 Surface::Page => Rendered::html(200, front.render()?),
-                Surface::Atom => Rendered::new(200, ATOM, feed(id, data).atom()?.into_bytes(), true),
-                Surface::Rss => Rendered::new(200, RSS, feed(id, data).rss()?.into_bytes(), true),
+                Surface::Atom => Rendered::new(200, ATOM, feed(id, data, stale).atom()?.into_bytes(), true),
+                Surface::Rss => Rendered::new(200, RSS, feed(id, data, stale).rss()?.into_bytes(), true),
                 Surface::Summary => json(&docs.summary()),
                 Surface::Status => json(&StatusDoc { page: &docs.page, status: &docs.status }),
                 Surface::Components => json(&ComponentsDoc { page: &docs.page, components: &docs.components }),
@@ -329,6 +329,8 @@ struct Feed {
     rss_url: String,
     updated: String,
     build_date: String,
+    /// "may be out of date" when the data is the last that could be read.
+    stale_note: Option<String>,
     entries: Vec<FeedItem>,
 }
 
@@ -354,7 +356,7 @@ impl Feed {
 }
 
 /// One entry per published public update, newest first.
-fn feed(id: &Identity, data: &Data) -> Feed {
+fn feed(id: &Identity, data: &Data, stale: Option<DateTime<Utc>>) -> Feed {
     let updated = data.feed.first().map_or_else(|| data.updated_at(), |e| e.created_at);
     Feed {
         id: id.url("status"),
@@ -365,6 +367,12 @@ fn feed(id: &Identity, data: &Data) -> Feed {
         rss_url: id.url("status/feed.rss"),
         updated: updated.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         build_date: updated.to_rfc2822(),
+        stale_note: stale.map(|at| {
+            format!(
+                "This feed may be out of date: last updated {}.",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        }),
         entries: data
             .feed
             .iter()
@@ -438,7 +446,14 @@ mod tests {
         let page = text(stale.get(Surface::Page));
         assert!(stale.stale);
         assert!(page.contains("This page may be out of date: last updated <time datetime=\"2026-11-21T10:00:00Z\">"));
-        assert_eq!(text(stale.get(Surface::Status)), text(fresh.get(Surface::Status)), "the JSON stays as it was");
+        let json: serde_json::Value = serde_json::from_slice(&stale.get(Surface::Status).body).expect("json");
+        assert_eq!(json["page"]["stale"], true);
+        assert_eq!(json["page"]["data_as_of"], "2026-11-21T10:00:00.000Z");
+        let json: serde_json::Value = serde_json::from_slice(&fresh.get(Surface::Summary).body).expect("json");
+        assert_eq!(json["page"]["stale"], false);
+        assert!(text(stale.get(Surface::Atom)).contains("<subtitle>This feed may be out of date"));
+        assert!(text(stale.get(Surface::Rss)).contains("This feed may be out of date"));
+        assert!(!text(fresh.get(Surface::Atom)).contains("out of date"));
     }
 
     #[test]

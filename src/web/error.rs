@@ -52,7 +52,8 @@ impl From<diesel::result::Error> for AppError {
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        AppError::Unexpected(anyhow::anyhow!("no database connection: {e}"))
+        // Keep the type: `db::outage` recognises it (503, not 500).
+        AppError::Unexpected(anyhow::Error::new(e).context(crate::db::outage::NO_CONNECTION))
     }
 }
 
@@ -72,6 +73,7 @@ impl ResponseError for AppError {
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unexpected(e) if crate::db::outage::is_unreachable(e) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -91,6 +93,10 @@ impl ResponseError for AppError {
                 "The form was not sent from a current Firebreak page, so nothing was changed. Go back, reload the page and try again.",
             ),
             AppError::BadRequest(_) => ("Bad request", "The request could not be understood, so nothing was changed."),
+            AppError::Unexpected(e) if crate::db::outage::is_unreachable(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "request failed: the database is unreachable");
+                return database_unreachable_page();
+            }
             AppError::Unexpected(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");
                 (
@@ -114,6 +120,23 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
         Ok(body) => HttpResponse::build(status).insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(body),
         Err(_) => HttpResponse::build(status).body(title.to_owned()),
     }
+}
+
+/// Seconds a client is asked to wait before retrying while the database is unreachable.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// The plain 503 page for "the database is unreachable, retrying".
+pub fn database_unreachable_page() -> HttpResponse {
+    let mut response = error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The database is unreachable",
+        "Firebreak cannot reach its database right now and keeps retrying. Nothing was changed. \
+         Reload this page in a few seconds; the public status page keeps showing the last known state.",
+    );
+    response
+        .headers_mut()
+        .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(RETRY_AFTER_SECS));
+    response
 }
 
 fn url_encode(s: &str) -> String {

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod csrf;
 pub mod dashboard;
+pub mod deadline;
 pub mod error;
 pub mod health;
 pub mod incidents;

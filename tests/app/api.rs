@@ -14,7 +14,7 @@ use firebreak::domain::Role;
 
 /// Creates a token on the admin page and returns it, read from the one
 /// page that shows it.
-async fn create_token(admin: &Browser, name: &str, role: &str) -> String {
+pub(crate) async fn create_token(admin: &Browser, name: &str, role: &str) -> String {
     let response = admin.submit("/admin/api-tokens", "/admin/api-tokens", &[("name", name), ("role", role)]).await;
     let html = html_of(response, StatusCode::CREATED).await;
     let start = html.find("value=\"fbk_").expect("the new token is shown") + "value=\"".len();

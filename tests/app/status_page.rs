@@ -345,7 +345,8 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
 }
 
-const PAGE: [&str; 5] = ["id", "name", "url", "time_zone", "updated_at"];
+/// Statuspage's five, plus ours: `stale` and `data_as_of` (clients ignore fields they do not know).
+const PAGE: [&str; 7] = ["id", "name", "url", "time_zone", "updated_at", "stale", "data_as_of"];
 const COMPONENT: [&str; 13] = [
     "id",
     "name",

@@ -85,7 +85,8 @@ impl From<diesel::result::Error> for ApiError {
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        ApiError::Unexpected(anyhow::anyhow!("no database connection: {e}"))
+        // Keep the type: `db::outage` recognises it (503, not 500).
+        ApiError::Unexpected(anyhow::Error::new(e).context(crate::db::outage::NO_CONNECTION))
     }
 }
 
@@ -101,6 +102,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict => StatusCode::CONFLICT,
+            ApiError::Unexpected(e) if crate::db::outage::is_unreachable(e) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,6 +134,10 @@ impl ResponseError for ApiError {
             }
             ApiError::Invalid(fields) => json!({ "error": "invalid input", "fields": fields }),
             ApiError::Conflict => json!({ "error": "Someone changed this at the same time; try again." }),
+            ApiError::Unexpected(e) if crate::db::outage::is_unreachable(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "API request failed: the database is unreachable");
+                return database_unreachable();
+            }
             ApiError::Unexpected(e) => {
                 tracing::error!(error = %format!("{e:#}"), "API request failed");
                 json!({ "error": "Firebreak could not finish this request; nothing was changed. Try again in a moment." })
@@ -139,4 +145,15 @@ impl ResponseError for ApiError {
         };
         response.content_type("application/json").body(body.to_string())
     }
+}
+
+/// The API's 503 while the database is unreachable.
+pub fn database_unreachable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((actix_web::http::header::RETRY_AFTER, crate::web::error::RETRY_AFTER_SECS))
+        .content_type("application/json")
+        .body(
+            json!({ "error": "The database is unreachable; Firebreak is retrying. Nothing was changed. Try again in a few seconds." })
+                .to_string(),
+        )
 }

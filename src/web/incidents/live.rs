@@ -1,6 +1,8 @@
-//! Live rooms: every app instance LISTENs on one PostgreSQL channel and fans
-//! notifications out to the browsers watching that incident over server-sent
-//! events. The browser then reloads the parts of the room that changed.
+//! Live rooms: the instance's database listener (`db::listener`) hears every
+//! incident change and this fans it out to the browsers watching that incident
+//! over server-sent events. The browser then reloads the parts of the room that
+//! changed. After the listener reconnects (changes may have been missed while
+//! it was away) every open room gets a `change`, so every page catches up.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -8,47 +10,17 @@ use std::time::Duration;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
+use crate::db::listener::DbEvent;
 use crate::db::{IncidentId, incidents};
-use crate::services::incidents::{NOTIFY_CHANNEL, can_view};
+use crate::services::incidents::can_view;
 use crate::startup::AppState;
 use crate::web::{AppError, CurrentUser};
 
 /// How often an idle event stream sends a comment, so proxies keep it open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
-
-/// Listens for incident changes for as long as the app runs, reconnecting
-/// after the database goes away.
-pub async fn listen(database_url: String, events: broadcast::Sender<IncidentId>) {
-    let mut backoff = Duration::from_millis(250);
-    loop {
-        match listen_once(&database_url, &events).await {
-            Ok(()) => backoff = Duration::from_millis(250),
-            Err(e) => {
-                tracing::warn!(error = %e, "incident change listener lost its connection; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
-}
-
-async fn listen_once(database_url: &str, events: &broadcast::Sender<IncidentId>) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(database_url).await?;
-    diesel::sql_query(format!("LISTEN {NOTIFY_CHANNEL}")).execute(&mut conn).await?;
-    let mut stream = std::pin::pin!(conn.notifications_stream());
-    while let Some(n) = stream.next().await {
-        let n = n?;
-        if let Ok(id) = n.payload.parse::<IncidentId>() {
-            // No receivers is fine: nobody is watching.
-            let _ = events.send(id);
-        }
-    }
-    anyhow::bail!("the notification stream ended")
-}
 
 /// `GET /incidents/{id}/events`: a `text/event-stream` sending `change` whenever
 /// the incident changes.
@@ -71,14 +43,15 @@ pub async fn events(
         loop {
             match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
                 Err(_) => return Some((Ok(Bytes::from_static(b": keepalive\n\n")), rx)),
-                Ok(Ok(changed)) if changed == id => {
+                Ok(Ok(DbEvent::Incident(changed))) if changed == id => {
+                    return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
+                }
+                // Missed some (the listener reconnected, or this stream fell
+                // behind): tell the page to catch up anyway.
+                Ok(Ok(DbEvent::Resync)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
                     return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
                 }
                 Ok(Ok(_)) => continue,
-                // Missed some: tell the page to refresh anyway.
-                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                    return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
-                }
                 Ok(Err(broadcast::error::RecvError::Closed)) => return None,
             }
         }
