@@ -7,6 +7,8 @@ use base64::Engine;
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
+pub mod sign_in;
+
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/firebreak";
 
 #[derive(Debug, Parser)]
@@ -108,6 +110,8 @@ pub struct SettingsArgs {
     /// Seconds between runs of the overdue follow-up digest job (each owner gets at most one digest a day).
     #[arg(long, env = "DIGEST_INTERVAL_SECS", default_value = "600", global = true)]
     pub digest_interval_secs: String,
+    #[command(flatten)]
+    pub sign_in: sign_in::SignInArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +146,8 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// How often the overdue follow-up digest job looks for digests to send.
     pub digest_interval: std::time::Duration,
+    /// Passwords and/or an OpenID Connect provider.
+    pub sign_in: sign_in::SignInSettings,
 }
 
 /// A bad setting: its variable name, its flag and what is wrong.
@@ -286,6 +292,7 @@ impl Settings {
             webhook_retry_base,
             metrics_token,
             digest_interval,
+            sign_in: sign_in::SignInSettings::from_args(&args.sign_in)?,
         })
     }
 

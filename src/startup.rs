@@ -29,6 +29,8 @@ pub struct AppState {
     pub events: tokio::sync::broadcast::Sender<crate::db::IncidentId>,
     /// The public status page's snapshot.
     pub status: crate::status::StatusPage,
+    /// The OpenID Connect provider people may sign in with, when configured.
+    pub oidc: Option<Arc<crate::services::oidc::OidcProvider>>,
 }
 
 pub struct Application {
@@ -94,7 +96,12 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     crate::services::followups::spawn_digest_job(pool.clone(), settings.clone());
     crate::services::alerts::spawn_retention_job(pool.clone());
     crate::services::webhooks::spawn_worker(pool.clone(), settings.clone());
-    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status });
+    let oidc = match &settings.sign_in.oidc {
+        Some(o) => Some(Arc::new(crate::services::oidc::OidcProvider::new(o.clone(), &settings.base_url)?)),
+        None => None,
+    };
+    let form_origin = settings.sign_in.oidc.as_ref().and_then(crate::services::oidc::OidcProvider::form_origin);
+    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status, oidc });
     let state = Arc::clone(&state.into_inner());
     // Request counts for /metrics, shared by every HTTP worker of this instance.
     let http_metrics = Arc::new(web::metrics::HttpMetrics::default());
@@ -109,7 +116,7 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
             .build();
         App::new()
             .wrap(session)
-            .wrap(web::security_headers())
+            .wrap(web::security_headers_allowing_forms_to(form_origin.as_deref()))
             // Outermost: counts, times and logs every request (one line each, secrets blanked).
             .wrap(web::metrics::RequestTelemetry::new(Arc::clone(&http_metrics)))
             .app_data(Data::from(Arc::clone(&state)))

@@ -12,6 +12,7 @@ pub mod incident_roles;
 pub mod incidents;
 pub mod maintenances;
 pub mod meetings;
+pub mod oidc;
 pub mod outbox;
 pub mod postmortems;
 pub mod reports;

@@ -166,6 +166,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         webhook_retry_base: std::time::Duration::from_millis(200),
         metrics_token: None,
         digest_interval: std::time::Duration::from_secs(600),
+        sign_in: Default::default(),
     }
 }
 
