@@ -42,6 +42,19 @@ impl RoleMapping {
     }
 }
 
+/// Whether the provider vouches for the email address: the standard `email_verified`,
+/// else Entra ID's `xms_edov` (email domain owner verified; Entra sends no
+/// `email_verified`). Anything else, or nothing, is "not verified".
+pub fn email_verified(standard: Option<bool>, xms_edov: Option<&serde_json::Value>) -> bool {
+    match (standard, xms_edov) {
+        (Some(verified), _) => verified,
+        (None, Some(serde_json::Value::Bool(b))) => *b,
+        (None, Some(serde_json::Value::String(s))) => s == "1" || s.eq_ignore_ascii_case("true"),
+        (None, Some(serde_json::Value::Number(n))) => n.as_u64() == Some(1),
+        _ => false,
+    }
+}
+
 /// A person as a provider vouched for them in an ID token that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderIdentity {
@@ -167,6 +180,17 @@ mod tests {
         assert_eq!(m.role_for(&groups(&["SRE"])), Some(Role::Responder));
         assert_eq!(m.role_for(&groups(&["sre"])), Some(Role::Viewer), "group names are case-sensitive");
         assert_eq!(m.role_for(&[]), Some(Role::Viewer), "no groups: the default role");
+    }
+
+    #[test]
+    fn an_email_is_verified_only_when_the_provider_says_so() {
+        use serde_json::json;
+        assert!(email_verified(Some(true), None));
+        assert!(!email_verified(Some(false), Some(&json!(true))), "the standard claim wins");
+        assert!(!email_verified(None, None));
+        assert!(email_verified(None, Some(&json!(true))));
+        assert!(email_verified(None, Some(&json!("1"))));
+        assert!(!email_verified(None, Some(&json!("no"))));
     }
 
     #[test]

@@ -282,7 +282,10 @@ impl OidcProvider {
             issuer: claims.issuer().as_str().to_owned(),
             subject: claims.subject().as_str().to_owned(),
             email: claims.email().map(|e| e.as_str().trim().to_lowercase()),
-            email_verified: claims.email_verified().unwrap_or(false),
+            email_verified: crate::domain::sso::email_verified(
+                claims.email_verified(),
+                claims.additional_claims().claims.get("xms_edov"),
+            ),
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
             groups,
         })
