@@ -470,3 +470,83 @@ async fn signing_out_also_signs_out_at_the_provider() {
     let response = browser.submit("/incidents", "/logout", &[]).await;
     assert_eq!(location(&response), "/login");
 }
+
+/// Signs in through the provider in a real browser, as `login`.
+async fn browser_sign_in(browser: &fantoccini::Client, address: &str, login: &str) {
+    use fantoccini::Locator;
+    let page = std::time::Duration::from_secs(15);
+    browser.goto(&format!("{address}/login")).await.expect("open /login");
+    let button = format!("//button[normalize-space()='Sign in with {PROVIDER_NAME}']");
+    browser.find(Locator::XPath(&button)).await.expect("the provider's button").click().await.expect("click");
+    browser
+        .wait()
+        .at_most(page)
+        .for_element(Locator::Css("input[name='login']"))
+        .await
+        .expect("the provider's sign-in page")
+        .send_keys(login)
+        .await
+        .expect("type the login");
+    browser.find(Locator::Css("input[name='password']")).await.expect("password").send_keys("x").await.expect("type");
+    browser.find(Locator::Css("button[type='submit']")).await.expect("submit").click().await.expect("click");
+    browser
+        .wait()
+        .at_most(page)
+        .for_element(Locator::XPath("//button[normalize-space()='Continue']"))
+        .await
+        .expect("the provider's consent page")
+        .click()
+        .await
+        .expect("allow");
+    browser
+        .wait()
+        .at_most(page)
+        .for_element(Locator::XPath("//form[@action='/logout']"))
+        .await
+        .unwrap_or_else(|e| panic!("{login} should be signed in to Firebreak: {e}"));
+}
+
+#[tokio::test]
+async fn in_a_browser_people_sign_in_and_out_through_the_provider() {
+    use fantoccini::Locator;
+    let page = std::time::Duration::from_secs(15);
+    let driver = crate::browser::Chromedriver::start();
+    let (app, provider) = spawn_with_provider(SsoSetup { groups: true, ..Default::default() }).await;
+
+    // A new person gets the default role.
+    let alice = driver.new_session("alice").await;
+    browser_sign_in(&alice, &app.address, "alice").await;
+    alice.find(Locator::Css(".badge-viewer")).await.expect("alice is a viewer");
+
+    // A member of the admin group is an admin.
+    let carol = driver.new_session("carol").await;
+    browser_sign_in(&carol, &app.address, "lead-carol").await;
+    carol.find(Locator::Css(".badge-admin")).await.expect("carol is an admin");
+    carol.goto(&format!("{}/admin/users", app.address)).await.expect("open the users page");
+    carol.find(Locator::XPath("//h1[normalize-space()='Users']")).await.expect("the admin page opens");
+
+    // Signing out reaches the provider, which asks to confirm, then sends carol back to us.
+    carol
+        .find(Locator::XPath("//form[@action='/logout']//button"))
+        .await
+        .expect("sign-out")
+        .click()
+        .await
+        .expect("click");
+    carol
+        .wait()
+        .at_most(page)
+        .for_element(Locator::Css("button[name='logout'][value='yes']"))
+        .await
+        .expect("the provider's sign-out page")
+        .click()
+        .await
+        .expect("confirm");
+    let back = format!("//button[normalize-space()='Sign in with {PROVIDER_NAME}']");
+    carol.wait().at_most(page).for_element(Locator::XPath(&back)).await.expect("back on Firebreak's sign-in page");
+    assert!(carol.current_url().await.expect("url").as_str().starts_with(&format!("{}/login", app.address)));
+    assert!(!provider.issuer.is_empty());
+
+    alice.close().await.expect("close");
+    carol.close().await.expect("close");
+}
