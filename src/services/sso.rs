@@ -182,7 +182,14 @@ async fn sign_in_in(
             refuse(conn, &actor, SsoRefusal::AccountDisabled, &user.email, "the account is disabled").await?
         ));
     }
+    let keeps_last_admin = user.role() == Role::Admin && users::count_active_admins(conn).await? <= 1;
     let user = match mapped {
+        Some(role) if !created && role != user.role() && keeps_last_admin => {
+            // Firebreak keeps at least one active admin, whatever the groups say.
+            let detail = format!("stays admin, the only active one (groups: {})", identity.groups.join(", "));
+            audit(conn, &actor, "sso.role_kept", &user.email, &detail).await?;
+            user
+        }
         Some(role) if !created && role != user.role() => {
             let changed = users::update(
                 conn,

@@ -280,25 +280,39 @@ async fn a_provider_group_makes_an_admin_on_every_sign_in() {
 }
 
 #[tokio::test]
-async fn an_existing_account_is_linked_by_its_verified_email() {
-    let (app, _provider) = spawn_with_provider(SsoSetup::default()).await;
-    let dave = firebreak::services::accounts::add_user(
+async fn groups_never_demote_the_only_active_admin() {
+    let (app, _provider) = spawn_with_provider(SsoSetup { groups: true, ..Default::default() }).await;
+    add_cli_user(&app, "olga@example.test", "admin").await;
+    // olga is in no admin group at the provider.
+    assert_eq!(sign_in_as(&app, &Person::new(), "olga").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(account(&app, "olga@example.test").await.map(|a| a.0), Some("admin".into()));
+    assert_eq!(audit_count(&app, "sso.role_kept", "stays admin%").await, 1);
+}
+
+async fn add_cli_user(app: &TestApp, email: &str, role: &str) -> firebreak::db::users::User {
+    firebreak::services::accounts::add_user(
         &app.pool,
         &firebreak::services::Actor::command_line(),
         firebreak::services::accounts::NewUserInput {
-            email: "dave@example.test".into(),
-            display_name: "Dave From The CLI".into(),
-            role: "responder".into(),
+            email: email.into(),
+            display_name: "Added From The CLI".into(),
+            role: role.into(),
             password: "a long enough password".into(),
             time_zone: "UTC".into(),
         },
     )
     .await
-    .expect("add dave");
+    .expect("add a user")
+}
+
+#[tokio::test]
+async fn an_existing_account_is_linked_by_its_verified_email() {
+    let (app, _provider) = spawn_with_provider(SsoSetup::default()).await;
+    let dave = add_cli_user(&app, "dave@example.test", "responder").await;
     let person = Person::new();
     assert_eq!(sign_in_as(&app, &person, "dave").await.status(), StatusCode::SEE_OTHER);
     let html = html_of(visit(&person, &format!("{}/incidents", app.address)).await, StatusCode::OK).await;
-    assert!(html.contains("Dave From The CLI"), "the existing account, not a new one");
+    assert!(html.contains("Added From The CLI"), "the existing account, not a new one");
     assert_eq!(account(&app, "dave@example.test").await, Some(("responder".into(), Some("dave".into()))));
     assert_eq!(audit_count(&app, "sso.linked", "subject dave at %").await, 1);
     assert_eq!(app.count("SELECT count(*) AS n FROM users WHERE is_service = false").await, 1);
