@@ -7,6 +7,8 @@ use base64::Engine;
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
+pub mod sign_in;
+
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/firebreak";
 
 #[derive(Debug, Parser)]
@@ -111,6 +113,8 @@ pub struct SettingsArgs {
     /// Seconds to keep trying to reach the database at start-up before giving up (exit status 1).
     #[arg(long, env = "DB_START_TIMEOUT_SECS", default_value = "60", global = true)]
     pub db_start_timeout_secs: String,
+    #[command(flatten)]
+    pub sign_in: sign_in::SignInArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +151,8 @@ pub struct Settings {
     pub digest_interval: std::time::Duration,
     /// How long start-up keeps trying to reach the database.
     pub db_start_timeout: std::time::Duration,
+    /// Passwords and/or an OpenID Connect provider.
+    pub sign_in: sign_in::SignInSettings,
 }
 
 /// A bad setting: its variable name, its flag and what is wrong.
@@ -302,6 +308,7 @@ impl Settings {
             metrics_token,
             digest_interval,
             db_start_timeout,
+            sign_in: sign_in::SignInSettings::from_args(&args.sign_in)?,
         })
     }
 

@@ -30,6 +30,8 @@ pub struct AppState {
     pub events: crate::db::listener::Listener,
     /// The public status page's snapshot.
     pub status: crate::status::StatusPage,
+    /// The OpenID Connect provider people may sign in with, when configured.
+    pub oidc: Option<Arc<crate::services::oidc::OidcProvider>>,
 }
 
 pub struct Application {
@@ -96,7 +98,12 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     crate::services::followups::spawn_digest_job(pool.clone(), settings.clone());
     crate::services::alerts::spawn_retention_job(pool.clone());
     crate::services::webhooks::spawn_worker(pool.clone(), settings.clone(), &events);
-    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status });
+    let oidc = match &settings.sign_in.oidc {
+        Some(o) => Some(Arc::new(crate::services::oidc::OidcProvider::new(o.clone(), &settings.base_url)?)),
+        None => None,
+    };
+    let form_origin = settings.sign_in.oidc.as_ref().and_then(crate::services::oidc::OidcProvider::form_origin);
+    let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status, oidc });
     let state = Arc::clone(&state.into_inner());
     // Request counts for /metrics, shared by every HTTP worker of this instance.
     let http_metrics = Arc::new(web::metrics::HttpMetrics::default());
@@ -113,7 +120,7 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
             // Innermost: a frozen database answers 503 instead of hanging the request.
             .wrap(actix_web::middleware::from_fn(web::deadline::deadline))
             .wrap(session)
-            .wrap(web::security_headers())
+            .wrap(web::security_headers_allowing_forms_to(form_origin.as_deref()))
             // Outermost: counts, times and logs every request (one line each, secrets blanked).
             .wrap(web::metrics::RequestTelemetry::new(Arc::clone(&http_metrics)))
             .app_data(Data::from(Arc::clone(&state)))

@@ -14,6 +14,7 @@ pub mod listener;
 pub mod maintenances;
 pub mod meetings;
 pub mod outage;
+pub mod oidc;
 pub mod outbox;
 pub mod postmortems;
 pub mod reports;

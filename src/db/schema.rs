@@ -190,6 +190,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    oidc_sign_ins (id_hash) {
+        id_hash -> Bytea,
+        state -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        next_path -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     request_log (id) {
         id -> Int8,
         bucket -> Text,
@@ -293,6 +304,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         is_service -> Bool,
+        oidc_issuer -> Nullable<Text>,
+        oidc_subject -> Nullable<Text>,
     }
 }
 
@@ -534,6 +547,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incidents,
     maintenance_components,
     maintenances,
+    oidc_sign_ins,
     outbox,
     outbox_attempts,
     postmortems,

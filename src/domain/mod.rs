@@ -12,6 +12,7 @@ pub mod meeting;
 pub mod metrics;
 pub mod postmortem;
 pub mod reports;
+pub mod sso;
 pub mod stakeholders;
 pub mod status;
 pub mod throttle;

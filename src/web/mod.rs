@@ -46,6 +46,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/login", web::get().to(auth::login::show))
         .route("/login", web::post().to(auth::login::submit))
         .route("/logout", web::post().to(auth::logout::submit))
+        .route("/login/oidc", web::post().to(auth::oidc::start))
+        .route("/login/oidc/callback", web::get().to(auth::oidc::callback))
         .route("/account", web::get().to(account::show))
         .route("/account/password", web::post().to(account::change_password))
         .route("/account/time-zone", web::post().to(account::set_time_zone))
@@ -109,8 +111,19 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// Security headers on every response (a handler may set its own Cache-Control).
 pub fn security_headers() -> DefaultHeaders {
+    security_headers_allowing_forms_to(None)
+}
+
+/// Security headers, with forms also allowed to end at `origin` (the identity
+/// provider: signing in and out post a form here that redirects there, and
+/// browsers apply form-action to the redirect).
+pub fn security_headers_allowing_forms_to(origin: Option<&str>) -> DefaultHeaders {
+    let csp = match origin {
+        Some(origin) => CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {origin}")),
+        None => CONTENT_SECURITY_POLICY.to_owned(),
+    };
     DefaultHeaders::new()
-        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("Content-Security-Policy", csp))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("X-Frame-Options", "DENY"))

@@ -48,6 +48,12 @@ async fn every_page_passes_axe_in_light_and_dark() {
     let fresh = spawn_app().await;
     check_page(&browser, &fresh.address, "/setup", &axe_source, &mut failures).await;
     drop(fresh);
+    // Sign-in through an identity provider: its button, and the page of a refused sign-in.
+    let (sso, _provider) = crate::sso::spawn_with_provider(Default::default()).await;
+    for path in ["/login", "/login/oidc/callback"] {
+        check_page(&browser, &sso.address, path, &axe_source, &mut failures).await;
+    }
+    drop(sso);
     let public_pages = [
         "/login".to_owned(),
         "/status".to_owned(),

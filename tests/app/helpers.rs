@@ -167,6 +167,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         metrics_token: None,
         digest_interval: std::time::Duration::from_secs(600),
         db_start_timeout: std::time::Duration::from_secs(60),
+        sign_in: Default::default(),
     }
 }
 

@@ -29,6 +29,7 @@ mod security;
 mod setup;
 mod sign_in;
 mod smtp;
+mod sso;
 mod stakeholders;
 mod status_page;
 mod subscriptions;

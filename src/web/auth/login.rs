@@ -36,9 +36,14 @@ pub struct LoginPage {
     pub email: String,
     pub next: String,
     pub error: Option<&'static str>,
+    /// The password form is shown (PASSWORD_LOGIN).
+    pub password_login: bool,
+    /// "Sign in with <name>", when an identity provider is configured.
+    pub provider_name: Option<String>,
 }
 
 pub const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
+pub const PASSWORDS_OFF: &str = "Password sign-in is turned off here: sign in with your identity provider.";
 pub const TOO_MANY_ATTEMPTS: &str =
     "Too many failed sign-in attempts. Sign-in is paused for 15 minutes; an admin can reset your password meanwhile.";
 
@@ -53,14 +58,23 @@ pub async fn show(
     user: MaybeUser,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
-    if needs_setup(&state).await? {
+    // With an identity provider the first people may come through it (an admin
+    // added with `firebreak user add` is linked by email), so no detour to /setup.
+    if state.oidc.is_none() && needs_setup(&state).await? {
         return Ok(see_other("/setup"));
     }
     if user.0.is_some() {
         return Ok(see_other(safe_next(&query.next)));
     }
     let layout = Layout::extract(&req).await?;
-    let page = LoginPage { layout, email: String::new(), next: safe_next(&query.next).to_owned(), error: None };
+    let page = LoginPage {
+        layout,
+        email: String::new(),
+        next: safe_next(&query.next).to_owned(),
+        error: None,
+        password_login: state.settings.sign_in.password_login,
+        provider_name: state.oidc.as_ref().map(|p| p.name().to_owned()),
+    };
     render(StatusCode::OK, &page)
 }
 
@@ -71,6 +85,19 @@ pub async fn submit(
     layout: Layout,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
+    let password_login = state.settings.sign_in.password_login;
+    let provider_name = state.oidc.as_ref().map(|p| p.name().to_owned());
+    if !password_login {
+        let page = LoginPage {
+            layout,
+            email: String::new(),
+            next: safe_next(&form.next).to_owned(),
+            error: Some(PASSWORDS_OFF),
+            password_login,
+            provider_name,
+        };
+        return render(StatusCode::FORBIDDEN, &page);
+    }
     let password = SecretString::from(form.password);
     match auth::sign_in(&state.pool, &form.email, password, &client_addr(&req)).await {
         Ok(user) => {
@@ -88,6 +115,8 @@ pub async fn submit(
                 email: form.email.trim().to_owned(),
                 next: safe_next(&form.next).to_owned(),
                 error: Some(error),
+                password_login,
+                provider_name,
             };
             render(status, &page)
         }
