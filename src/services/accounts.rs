@@ -223,7 +223,7 @@ pub async fn change_own_password(
         let mut conn = pool.get().await?;
         users::find(&mut conn, id).await?.ok_or(ServiceError::NotFound)?.password_hash
     };
-    if !passwords::verify(current, Some(stored)).await? {
+    if !passwords::verify(current, Some(stored)).await.map_err(anyhow::Error::from)? {
         errors.add("current_password", "That is not your current password.");
     }
     let Some(password) = password.filter(|_| errors.is_empty()) else {

@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod components;
 mod followups;
+mod hardening;
 mod health;
 mod incidents;
 mod mail;
