@@ -110,6 +110,7 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
         App::new()
             .wrap(session)
             .wrap(web::security_headers())
+            .wrap(web::strict_transport_security(secure))
             // Outermost: counts, times and logs every request (one line each, secrets blanked).
             .wrap(web::metrics::RequestTelemetry::new(Arc::clone(&http_metrics)))
             .app_data(Data::from(Arc::clone(&state)))

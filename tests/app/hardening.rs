@@ -137,3 +137,111 @@ async fn a_follow_up_owner_who_did_not_take_part_never_sees_a_restricted_inciden
     assert!(digest.text().contains("a restricted incident"), "{}", digest.text());
     assert!(!digest.text().contains("Leaked signing key") && !digest.html().contains("Leaked signing key"));
 }
+
+/// A ready-to-send "make this user a viewer" request, its form already loaded.
+async fn demote_request(browser: &Browser, target: firebreak::db::UserId) -> reqwest::RequestBuilder {
+    let path = format!("/admin/users/{target}");
+    let html = browser.get(&path).await.text().await.expect("page");
+    let token = csrf_token(&html);
+    browser
+        .client
+        .post(format!("{}{path}/role", browser.address))
+        .form(&[("csrf_token", token.as_str()), ("role", "viewer")])
+}
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_the_same_moment_leave_one_admin() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        let (a, a_user) = app.signed_in(Role::Admin).await;
+        let (b, b_user) = app.signed_in(Role::Admin).await;
+        crate::updates::exec(
+            &app,
+            &format!("UPDATE users SET role = 'viewer' WHERE id NOT IN ({}, {})", a_user.id, b_user.id),
+        )
+        .await;
+        let (demote_b, demote_a) = tokio::join!(demote_request(&a, b_user.id), demote_request(&b, a_user.id));
+        let (r1, r2) = tokio::join!(demote_b.send(), demote_a.send());
+        let statuses = [r1.expect("POST").status(), r2.expect("POST").status()];
+        assert!(statuses.contains(&StatusCode::SEE_OTHER), "one of them is demoted: {statuses:?}");
+        assert_eq!(
+            app.count("SELECT count(*) AS n FROM users WHERE role = 'admin' AND NOT disabled").await,
+            1,
+            "one admin is left ({statuses:?})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn markup_in_an_update_reaches_feed_readers_as_text() {
+    use crate::updates::{declare, post_update};
+    let app = spawn_app().await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Checkout errors")]).await;
+    let fields = [
+        ("status", "identified"),
+        ("impact_started_at", "2026-01-01T09:00"),
+        ("impact", "Card payments fail."),
+        ("actions", "We roll back the <b>bold</b> deploy & watch."),
+        ("next_update", "30"),
+        ("audience", "public"),
+        ("action", "send"),
+    ];
+    assert_eq!(post_update(&browser, &id, &fields).await.status(), StatusCode::SEE_OTHER);
+
+    for path in ["/status/feed.rss", "/status/feed.atom"] {
+        let mut attempts = 0;
+        let feed = loop {
+            let xml = app.browser().get(path).await.text().await.expect("feed");
+            let feed = tokio::task::spawn_blocking(move || crate::status_page::feedparser(xml)).await.expect("parser");
+            if feed["entries"].as_array().is_some_and(|e| !e.is_empty()) {
+                break feed;
+            }
+            attempts += 1;
+            assert!(attempts < 100, "{path}: the update never reached the feed");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(feed["bozo"], 0, "{path}: {}", feed["error"]);
+        let summary = feed["entries"][0]["summary"].as_str().expect("summary").to_owned();
+        if path.ends_with("rss") {
+            // RSS descriptions are HTML to a reader: the markup must arrive as its source text.
+            assert!(summary.contains("&lt;b&gt;bold&lt;/b&gt; deploy &amp; watch"), "{path}: {summary}");
+        } else {
+            // Atom content is declared type="text": feedparser hands back the text itself.
+            assert!(summary.contains("<b>bold</b> deploy & watch"), "{path}: {summary}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn strict_transport_security_is_sent_only_behind_https() {
+    let plain = spawn_app().await;
+    assert!(plain.browser().get("/login").await.headers().get("strict-transport-security").is_none());
+    let https =
+        crate::helpers::spawn_app_with(|s| s.base_url = url::Url::parse("https://firebreak.example").expect("url"))
+            .await;
+    let response = https.browser().get("/login").await;
+    let hsts = response.headers().get("strict-transport-security").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(
+        hsts.starts_with("max-age=")
+            && hsts
+                .trim_start_matches("max-age=")
+                .split(';')
+                .next()
+                .is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n >= 15_552_000)),
+        "{hsts}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_restricted_incidents_without_their_severity() {
+    use crate::updates::declare;
+    let app = spawn_app().await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    declare(&browser, &[("title", "Open one"), ("severity", "2")]).await;
+    declare(&browser, &[("title", "Quiet one"), ("severity", "1"), ("restricted", "true")]).await;
+    let text = reqwest::get(format!("{}/metrics", app.address)).await.expect("scrape").text().await.expect("body");
+    assert!(text.contains("firebreak_active_incidents{severity=\"SEV1\"} 0\n"), "{text}");
+    assert!(text.contains("firebreak_active_incidents{severity=\"SEV2\"} 1\n"), "{text}");
+    assert!(text.contains("\nfirebreak_active_restricted_incidents 1\n"), "{text}");
+}
