@@ -10,6 +10,7 @@ pub mod followups;
 pub mod incidents;
 pub mod maintenance;
 pub mod meetings;
+pub mod outgoing;
 pub mod passwords;
 pub mod postmortems;
 pub mod runbooks;

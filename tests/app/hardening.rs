@@ -245,3 +245,41 @@ async fn metrics_count_restricted_incidents_without_their_severity() {
     assert!(text.contains("firebreak_active_incidents{severity=\"SEV2\"} 1\n"), "{text}");
     assert!(text.contains("\nfirebreak_active_restricted_incidents 1\n"), "{text}");
 }
+
+#[tokio::test]
+async fn webhooks_to_internal_addresses_are_refused_when_saved_and_when_sent() {
+    use crate::updates::{declare, exec};
+    use crate::webhooks::Receiver;
+    let app = crate::helpers::spawn_app_with(|s| s.outgoing_allowed_hosts.clear()).await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    for url in
+        ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/x", "http://10.0.0.8/"]
+    {
+        let fields = [("name", "Inside"), ("url", url), ("format", "json"), ("events", "incident_declared")];
+        let response = admin.submit("/admin/webhooks", "/admin/webhooks", &fields).await;
+        let html = crate::helpers::html_of(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(html.contains("This address is internal"), "{url}");
+        assert!(html.contains(&format!("value=\"{url}\"")), "{url}: the value is kept");
+    }
+    assert_eq!(app.count("SELECT count(*) AS n FROM webhooks").await, 0);
+
+    // A row that points inside anyway (saved before, or written elsewhere) is not sent to.
+    let receiver = Receiver::start().await;
+    exec(
+        &app,
+        &format!(
+            "INSERT INTO webhooks (name, url, secret, events, format, enabled) VALUES \
+             ('Old', '{}', 'whsec_0123456789abcdef', ARRAY['incident_declared'], 'json', true)",
+            receiver.url("/old")
+        ),
+    )
+    .await;
+    let (responder, _) = app.signed_in(Role::Responder).await;
+    declare(&responder, &[("title", "Checkout errors")]).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while app.count("SELECT count(*) AS n FROM webhook_attempts WHERE error LIKE '%internal%'").await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the delivery was never attempted");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(receiver.received().is_empty(), "nothing reached the internal address");
+}

@@ -166,6 +166,8 @@ pub fn test_settings(db_url: &str) -> Settings {
         webhook_retry_base: std::time::Duration::from_millis(200),
         metrics_token: None,
         digest_interval: std::time::Duration::from_secs(600),
+        // Test receivers listen on loopback; tests of the refusal clear this.
+        outgoing_allowed_hosts: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
     }
 }
 
