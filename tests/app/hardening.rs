@@ -283,3 +283,14 @@ async fn webhooks_to_internal_addresses_are_refused_when_saved_and_when_sent() {
     }
     assert!(receiver.received().is_empty(), "nothing reached the internal address");
 }
+
+#[tokio::test]
+async fn an_alert_with_nul_characters_is_kept_with_them_replaced() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let source = crate::alerts::create_source(&app, &admin, &[("name", "Cron checks"), ("kind", "generic")]).await;
+    let body = r#"{"title":"Disk\u0000full on db-1","severity":"SEV2"}"#;
+    let response = crate::alerts::post(&app, &source, body).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(app.count("SELECT count(*) AS n FROM incidents WHERE title = 'Disk\u{fffd}full on db-1'").await, 1);
+}
