@@ -107,6 +107,10 @@ pub struct SettingsArgs {
     /// When set, /metrics answers only requests with `Authorization: Bearer <this token>`.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
+    /// Hosts the server may call even though they resolve to internal (loopback, link-local,
+    /// private) addresses, comma-separated, e.g. `hooks.internal,10.0.0.5`. Others are refused.
+    #[arg(long, env = "OUTGOING_ALLOWED_HOSTS", default_value = "", global = true)]
+    pub outgoing_allowed_hosts: String,
     /// Seconds between runs of the overdue follow-up digest job (each owner gets at most one digest a day).
     #[arg(long, env = "DIGEST_INTERVAL_SECS", default_value = "600", global = true)]
     pub digest_interval_secs: String,
@@ -153,6 +157,8 @@ pub struct Settings {
     pub db_start_timeout: std::time::Duration,
     /// Passwords and/or an OpenID Connect provider.
     pub sign_in: sign_in::SignInSettings,
+    /// Hosts outgoing requests may reach even when they resolve inside (`services::outgoing`).
+    pub outgoing_allowed_hosts: Vec<String>,
 }
 
 /// A bad setting: its variable name, its flag and what is wrong.
@@ -309,6 +315,12 @@ impl Settings {
             digest_interval,
             db_start_timeout,
             sign_in: sign_in::SignInSettings::from_args(&args.sign_in)?,
+            outgoing_allowed_hosts: args
+                .outgoing_allowed_hosts
+                .split(',')
+                .map(|h| h.trim().trim_start_matches('[').trim_end_matches(']').to_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
         })
     }
 

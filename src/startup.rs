@@ -121,6 +121,7 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
             .wrap(actix_web::middleware::from_fn(web::deadline::deadline))
             .wrap(session)
             .wrap(web::security_headers_allowing_forms_to(form_origin.as_deref()))
+            .wrap(web::strict_transport_security(secure))
             // Outermost: counts, times and logs every request (one line each, secrets blanked).
             .wrap(web::metrics::RequestTelemetry::new(Arc::clone(&http_metrics)))
             .app_data(Data::from(Arc::clone(&state)))

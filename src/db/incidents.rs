@@ -132,6 +132,27 @@ pub fn visible_to(viewer: UserId) -> _ {
     ))
 }
 
+/// Of these incidents, the restricted ones this viewer may not see: places that
+/// name an incident outside its room (a follow-up on the dashboard, an email)
+/// show "a restricted incident" for these instead of the title.
+pub async fn hidden_from(
+    conn: &mut AsyncPgConnection,
+    viewer: UserId,
+    viewer_is_admin: bool,
+    ids: &[IncidentId],
+) -> QueryResult<std::collections::HashSet<IncidentId>> {
+    if viewer_is_admin || ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let hidden: Vec<IncidentId> = incidents::table
+        .filter(incidents::id.eq_any(ids))
+        .filter(diesel::dsl::not(visible_to(viewer)))
+        .select(incidents::id)
+        .load(conn)
+        .await?;
+    Ok(hidden.into_iter().collect())
+}
+
 /// Whether this person took part: declared it or held any role in it, ever.
 pub async fn is_participant(conn: &mut AsyncPgConnection, id: IncidentId, user: UserId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(incidents::table.filter(incidents::id.eq(id)).filter(

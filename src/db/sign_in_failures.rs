@@ -7,12 +7,31 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::sign_in_failures;
 
-pub async fn record(conn: &mut AsyncPgConnection, email: &str, client_addr: &str) -> QueryResult<()> {
+/// Records a failure (or an attempt about to be checked) and returns its id.
+pub async fn record(conn: &mut AsyncPgConnection, email: &str, client_addr: &str) -> QueryResult<i64> {
     diesel::insert_into(sign_in_failures::table)
         .values((sign_in_failures::email.eq(email), sign_in_failures::client_addr.eq(client_addr)))
-        .execute(conn)
+        .returning(sign_in_failures::id)
+        .get_result(conn)
         .await
-        .map(|_| ())
+}
+
+/// Forgets one recorded attempt (one that was never checked after all).
+pub async fn forget(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::delete(sign_in_failures::table.find(id)).execute(conn).await.map(|_| ())
+}
+
+/// Serialises attempts for one account and for one address until the caller's
+/// transaction ends, so that counting and recording cannot race. Always taken in
+/// the same order (account, then address), so two attempts never deadlock.
+pub async fn lock(conn: &mut AsyncPgConnection, email: &str, client_addr: &str) -> QueryResult<()> {
+    for key in [format!("sign-in account {email}"), format!("sign-in address {client_addr}")] {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Failures since `since` for the account and for the address.

@@ -86,6 +86,15 @@ pub async fn any_exist(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(users::table.select(users::id))).get_result(conn).await
 }
 
+/// Serialises every change that could remove an admin until the caller's
+/// transaction ends, so "is there another admin?" and the change are one step.
+pub async fn lock_admins(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('firebreak admins', 0))")
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 pub async fn count_active_admins(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
     users::table
         .filter(users::role.eq(Role::Admin.as_str()))

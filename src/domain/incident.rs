@@ -3,6 +3,10 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
+/// What a restricted incident is called where its title may not be shown
+/// (a follow-up's owner who did not take part in it, for instance).
+pub const RESTRICTED_TITLE: &str = "a restricted incident";
+
 /// Declares a closed set of values stored as text, with its label for people.
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident, $error:literal { $($variant:ident = $text:literal / $label:literal),+ $(,)? }) => {

@@ -117,7 +117,7 @@ pub fn shown_data(incident: Option<&IncidentFacts>, data: &Value) -> Value {
 
 fn incident_json(i: &IncidentFacts) -> Value {
     let restricted = i.is_restricted();
-    json!({
+    let mut v = json!({
         "id": i.id,
         "public_id": i.public_id,
         "title": i.shown_title(),
@@ -134,7 +134,12 @@ fn incident_json(i: &IncidentFacts) -> Value {
         "detected_at": time(i.detected_at),
         "declared_at": time(i.declared_at),
         "resolved_at": i.resolved_at.map(time),
-    })
+    });
+    // A restricted incident's environment says what was hit: leave it out.
+    if let (true, Some(fields)) = (restricted, v.as_object_mut()) {
+        fields.remove("environment");
+    }
+    v
 }
 
 /// The body of a JSON-format delivery:
@@ -408,6 +413,7 @@ mod tests {
         assert_eq!(v["incident"]["title"], RESTRICTED_TITLE);
         assert_eq!(v["incident"]["summary"], "");
         assert_eq!(v["incident"]["restricted"], true);
+        assert!(v["incident"].get("environment").is_none() && !body.contains("production"), "{body}");
         assert_eq!(v["data"], json!({"update_id": "u1", "audience": "internal"}));
         assert!(!body.contains("Checkout") && !body.contains("leaked") && !body.contains("Card payments"));
         let text = slack_text("update_published", &facts("restricted"), &data);

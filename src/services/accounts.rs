@@ -128,6 +128,7 @@ pub async fn change_role(pool: &DbPool, actor: &Actor, id: UserId, role_input: &
     let role = role_input.parse::<Role>().map_err(|m| ServiceError::Invalid(FieldErrors::single("role", m)))?;
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
+        users::lock_admins(conn).await?;
         let target = load_for_admin(conn, actor, id).await?;
         if target.role() == role {
             return Ok(target);
@@ -152,6 +153,7 @@ pub async fn change_role(pool: &DbPool, actor: &Actor, id: UserId, role_input: &
 pub async fn set_disabled(pool: &DbPool, actor: &Actor, id: UserId, disabled: bool) -> Result<User, ServiceError> {
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
+        users::lock_admins(conn).await?;
         let target = load_for_admin(conn, actor, id).await?;
         if disabled && actor.id == Some(id) {
             return Err(ServiceError::Invalid(FieldErrors::single("disabled", "You cannot disable your own account.")));
@@ -223,7 +225,7 @@ pub async fn change_own_password(
         let mut conn = pool.get().await?;
         users::find(&mut conn, id).await?.ok_or(ServiceError::NotFound)?.password_hash
     };
-    if !passwords::verify(current, Some(stored)).await? {
+    if !passwords::verify(current, Some(stored)).await.map_err(anyhow::Error::from)? {
         errors.add("current_password", "That is not your current password.");
     }
     let Some(password) = password.filter(|_| errors.is_empty()) else {

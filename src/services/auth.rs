@@ -5,7 +5,8 @@ use secrecy::SecretString;
 
 use crate::db::{DbPool, sign_in_failures, users};
 use crate::domain::throttle::{self, Throttle};
-use crate::services::passwords;
+use crate::services::passwords::{self, CheckError};
+use diesel_async::AsyncConnection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
@@ -15,6 +16,9 @@ pub enum SignInError {
     /// Too many recent failures: the password was not even checked.
     #[error("too many failed attempts")]
     TooManyAttempts,
+    /// Too many password checks are running on this server: try again in a moment.
+    #[error("too many sign-ins at once")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -26,6 +30,11 @@ impl From<diesel::result::Error> for SignInError {
 }
 
 /// Checks the credentials and returns the user they belong to.
+///
+/// The attempt is counted before the password is checked, in one serialised step
+/// per account and per address: of many simultaneous guesses, only as many as the
+/// throttle allows are ever checked. A correct password then forgets the account's
+/// failures, its own attempt included.
 pub async fn sign_in(
     pool: &DbPool,
     email: &str,
@@ -34,31 +43,55 @@ pub async fn sign_in(
 ) -> Result<users::User, SignInError> {
     let email = email.trim().to_lowercase();
     let window_start = Utc::now() - throttle::WINDOW;
-    let (user, (account_failures, address_failures)) = {
+    let (user, decision, attempt) = {
         let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("no database connection: {e}"))?;
-        let counts = sign_in_failures::count_since(&mut conn, &email, client_addr, window_start).await?;
         // The service users behind API tokens never sign in: treated as unknown accounts.
         let user = users::find_by_email(&mut conn, &email).await?.filter(|u| !u.is_service);
-        (user, counts)
+        let (email, client_addr) = (email.as_str(), client_addr);
+        let (decision, attempt) = conn
+            .transaction(async |conn| {
+                sign_in_failures::lock(conn, email, client_addr).await?;
+                let (account, address) = sign_in_failures::count_since(conn, email, client_addr, window_start).await?;
+                let decision = throttle::decide(account, address);
+                let attempt = match decision {
+                    Throttle::Refuse => None,
+                    _ => Some(sign_in_failures::record(conn, email, client_addr).await?),
+                };
+                Ok::<_, diesel::result::Error>((decision, attempt))
+            })
+            .await?;
+        (user, decision, attempt)
     };
 
-    match throttle::decide(account_failures, address_failures) {
-        Throttle::Refuse => return Err(SignInError::TooManyAttempts),
-        Throttle::SlowDown(by) => tokio::time::sleep(by).await,
-        Throttle::Allow => {}
-    }
+    let attempt = match (decision, attempt) {
+        (Throttle::Refuse, _) | (_, None) => return Err(SignInError::TooManyAttempts),
+        (Throttle::SlowDown(by), Some(id)) => {
+            tokio::time::sleep(by).await;
+            id
+        }
+        (Throttle::Allow, Some(id)) => id,
+    };
 
     // Always run one hash, whether or not the account exists.
-    let ok = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let checked = passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("no database connection: {e}"))?;
+    let ok = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not checked after all: the attempt does not count against anyone.
+            sign_in_failures::forget(&mut conn, attempt).await?;
+            return Err(match e {
+                CheckError::Busy => SignInError::Busy,
+                CheckError::Unexpected(e) => SignInError::Unexpected(e),
+            });
+        }
+    };
     match user {
         Some(user) if ok && !user.disabled => {
             sign_in_failures::clear_for_account(&mut conn, &email, window_start).await?;
             Ok(user)
         }
-        _ => {
-            sign_in_failures::record(&mut conn, &email, client_addr).await?;
-            Err(SignInError::WrongCredentials)
-        }
+        // The attempt recorded above stays as the failure.
+        _ => Err(SignInError::WrongCredentials),
     }
 }

@@ -15,9 +15,12 @@ use crate::db::incidents::Incident;
 use crate::db::outbox::{self, NewMessage};
 use crate::db::tasks::{self, Task, TaskChanges};
 use crate::db::users::User;
-use crate::db::{DbPool, TaskId, UserId, users};
+use crate::db::{DbPool, TaskId, UserId, incidents, users};
+use crate::domain::Role;
 use crate::domain::followups::{self as rules, DigestItem, Priority};
-use crate::domain::incident::{self as incident_rules, EntryKind, TaskKind, TaskStatus, format_duration};
+use crate::domain::incident::{
+    self as incident_rules, EntryKind, RESTRICTED_TITLE, TaskKind, TaskStatus, format_duration,
+};
 use crate::domain::maintenance::{local_input_value, parse_local_time};
 use crate::email::compose::{Email, link};
 
@@ -27,7 +30,14 @@ fn their_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 }
 
 /// The email telling someone they own a follow-up.
-fn assignment_email(settings: &Settings, task: &Task, incident: &Incident, owner: &User, by: &str) -> Email {
+fn assignment_email(
+    settings: &Settings,
+    task: &Task,
+    incident: &Incident,
+    incident_title: &str,
+    owner: &User,
+    by: &str,
+) -> Email {
     let tz = owner.time_zone();
     let mut facts = vec![format!("Priority: {}", task.priority().label())];
     if let Some(due) = task.due_at {
@@ -39,7 +49,7 @@ fn assignment_email(settings: &Settings, task: &Task, incident: &Incident, owner
     let mut body = format!(
         "{by} made you the owner of the follow-up “{}” from the incident “{}” (#{}).\n\n{}",
         task.title,
-        incident.title,
+        incident_title,
         incident.id,
         facts.join("\n")
     );
@@ -78,7 +88,9 @@ pub(crate) async fn notify_owner(
         return Ok(());
     }
     let by_name = name_of(conn, by).await?;
-    let message = assignment_email(settings, task, incident, &user, &by_name)
+    let hidden = incidents::hidden_from(conn, user.id, user.role() == Role::Admin, &[incident.id]).await?;
+    let title = if hidden.is_empty() { incident.title.as_str() } else { RESTRICTED_TITLE };
+    let message = assignment_email(settings, task, incident, title, &user, &by_name)
         .to(settings, &user.display_name, &user.email)
         .map_err(anyhow::Error::from)?;
     outbox::enqueue(conn, &[message]).await?;
@@ -345,7 +357,14 @@ pub async fn send_due_digests(pool: &DbPool, settings: &Settings, now: DateTime<
                 let Some(user) = users::find(conn, owner).await?.filter(|u| !u.disabled) else {
                     return Ok::<_, ServiceError>(false);
                 };
-                let items = tasks::overdue_followups_of(conn, owner, now).await?;
+                let mut items = tasks::overdue_followups_of(conn, owner, now).await?;
+                let ids: Vec<_> = items.iter().map(|(t, _)| t.incident_id).collect();
+                let hidden = incidents::hidden_from(conn, owner, user.role() == Role::Admin, &ids).await?;
+                for (task, title) in &mut items {
+                    if hidden.contains(&task.incident_id) {
+                        *title = RESTRICTED_TITLE.to_owned();
+                    }
+                }
                 if items.is_empty() || !tasks::claim_digest(conn, owner, day).await? {
                     return Ok(false);
                 }

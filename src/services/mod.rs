@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod maintenance;
 pub mod meetings;
 pub mod oidc;
+pub mod outgoing;
 pub mod passwords;
 pub mod postmortems;
 pub mod runbooks;

@@ -135,6 +135,13 @@ fn check(input: &WebhookInput) -> Result<Checked, ServiceError> {
     }
 }
 
+/// Refuses a URL pointing inside (see `services::outgoing`), as a message beside the field.
+async fn check_destination(url: &str, allowed_hosts: &[String]) -> Result<(), ServiceError> {
+    super::outgoing::check_destination(url, allowed_hosts)
+        .await
+        .map_err(|refused| ServiceError::Invalid(FieldErrors::single("url", refused.to_string())))
+}
+
 /// A webhook URL as the audit log shows it: scheme, host and port only. Some
 /// receivers (chat tools' incoming webhooks) keep their secret in the path.
 fn audited_url(url: &str) -> String {
@@ -157,9 +164,11 @@ pub async fn create(
     pool: &DbPool,
     actor: &Actor,
     input: &WebhookInput,
+    allowed_hosts: &[String],
 ) -> Result<(Webhook, Option<String>), ServiceError> {
     require_admin(actor)?;
     let c = check(input)?;
+    check_destination(&c.url, allowed_hosts).await?;
     let generated = c.secret.is_none().then(rules::generate_secret);
     let secret = c.secret.clone().or_else(|| generated.clone()).unwrap_or_default();
     let mut conn = pool.get().await?;
@@ -185,9 +194,11 @@ pub async fn update(
     actor: &Actor,
     id: WebhookId,
     input: &WebhookInput,
+    allowed_hosts: &[String],
 ) -> Result<Webhook, ServiceError> {
     require_admin(actor)?;
     let c = check(input)?;
+    check_destination(&c.url, allowed_hosts).await?;
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
         let before = db::find_for_update(conn, id).await?.ok_or(ServiceError::NotFound)?;
@@ -323,11 +334,11 @@ const ANSWER_SNIPPET: usize = 300;
 
 const _: () = assert!((BATCH as u64 / IN_FLIGHT as u64 + 1) * SEND_TIMEOUT.as_secs() < LEASE.as_secs());
 
-/// The HTTP client every delivery uses: short timeouts, no redirects.
-pub fn http_client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// The HTTP client every delivery uses: short timeouts, no redirects, and names
+/// resolving to internal addresses refused (unless their host is allowed).
+pub fn http_client(allowed_hosts: &[String]) -> reqwest::Result<reqwest::Client> {
+    super::outgoing::guarded_client(allowed_hosts)
         .user_agent("Firebreak-Webhooks")
-        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(SEND_TIMEOUT)
         .build()
@@ -364,7 +375,8 @@ fn spawn_retention_job(pool: DbPool) {
 /// delivery log's retention job.
 pub fn spawn_worker(pool: DbPool, settings: Settings, listener: &Listener) {
     spawn_retention_job(pool.clone());
-    let client = match http_client() {
+    let allowed = std::sync::Arc::new(settings.outgoing_allowed_hosts.clone());
+    let client = match http_client(&allowed) {
         Ok(c) => c,
         Err(e) => {
             // Rows stay queued (nothing is lost) until this is fixed.
@@ -380,8 +392,8 @@ pub fn spawn_worker(pool: DbPool, settings: Settings, listener: &Listener) {
         crate::queue::Queue {
             name: "webhook",
             deliver_due: move || {
-                let (pool, client) = (deliver_pool.clone(), client.clone());
-                async move { deliver_due(&pool, &client, retry_base).await }
+                let (pool, client, allowed) = (deliver_pool.clone(), client.clone(), allowed.clone());
+                async move { deliver_due(&pool, &client, retry_base, allowed).await }
             },
             next_due: move || {
                 let pool = due_pool.clone();
@@ -398,7 +410,12 @@ async fn next_due(pool: &DbPool) -> anyhow::Result<Option<f64>> {
 
 /// Claims one batch and sends it, several at once, recording each attempt as
 /// it ends. Returns how many rows it claimed.
-async fn deliver_due(pool: &DbPool, client: &reqwest::Client, retry_base: Duration) -> anyhow::Result<usize> {
+async fn deliver_due(
+    pool: &DbPool,
+    client: &reqwest::Client,
+    retry_base: Duration,
+    allowed: std::sync::Arc<Vec<String>>,
+) -> anyhow::Result<usize> {
     let rows = {
         let mut conn = pool.get().await?;
         db::claim_due(&mut conn, BATCH, LEASE).await?
@@ -409,9 +426,9 @@ async fn deliver_due(pool: &DbPool, client: &reqwest::Client, retry_base: Durati
         while tasks.len() >= IN_FLIGHT {
             tasks.join_next().await;
         }
-        let (pool, client) = (pool.clone(), client.clone());
+        let (pool, client, allowed) = (pool.clone(), client.clone(), allowed.clone());
         tasks.spawn(async move {
-            let result = attempt(&client, &row, retry_base).await;
+            let result = attempt(&client, &row, retry_base, &allowed).await;
             if let Err(e) = record(&pool, row.id, &result).await {
                 // The lease runs out and the row is claimed again: sent twice at worst.
                 tracing::error!(error = %e, delivery = %row.delivery_id, "cannot record a webhook attempt");
@@ -452,9 +469,14 @@ async fn snippet(mut response: reqwest::Response) -> String {
 }
 
 /// Sends one delivery and decides what becomes of it.
-async fn attempt(client: &reqwest::Client, row: &Claimed, retry_base: Duration) -> AttemptResult {
+async fn attempt(client: &reqwest::Client, row: &Claimed, retry_base: Duration, allowed: &[String]) -> AttemptResult {
     let timestamp = Utc::now().timestamp();
     let started = Instant::now();
+    // Again at send time: the URL was checked when saved, but a name may resolve
+    // elsewhere now (the client's resolver checks names; this also covers IP literals).
+    if let Err(refused) = super::outgoing::check_destination(&row.url, allowed).await {
+        return finish(row, retry_base, started, (None, Some(refused.to_string()), Verdict::Retry));
+    }
     let sent = client
         .post(&row.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -487,6 +509,16 @@ async fn attempt(client: &reqwest::Client, row: &Claimed, retry_base: Duration) 
         }
         Err(e) => (None, Some(describe(&e)), Verdict::Retry),
     };
+    finish(row, retry_base, started, (status_code, error, verdict))
+}
+
+/// What becomes of a delivery after an attempt, logged.
+fn finish(
+    row: &Claimed,
+    retry_base: Duration,
+    started: Instant,
+    (status_code, error, verdict): (Option<i32>, Option<String>, Verdict),
+) -> AttemptResult {
     let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
     let then = match verdict {
         Verdict::Delivered => Then::Delivered,

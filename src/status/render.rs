@@ -315,7 +315,11 @@ struct FeedItem {
     id: String,
     url: String,
     title: String,
+    /// Plain text (Atom says `type="text"`).
     body: String,
+    /// The same text as HTML source, for RSS, whose description readers take as
+    /// HTML: `<b>` in an update must show as `<b>`, not as bold.
+    body_html: String,
     updated: String,
     pub_date: String,
 }
@@ -383,6 +387,7 @@ fn feed(id: &Identity, data: &Data, stale: Option<DateTime<Utc>>) -> Feed {
                     url,
                     title: format!("{} — {}", e.incident_title, e.status.label()),
                     body: e.body.clone(),
+                    body_html: crate::domain::charts::escape(&e.body).replace('\n', "<br>\n"),
                     updated: e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     pub_date: e.created_at.to_rfc2822(),
                 }

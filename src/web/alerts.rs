@@ -101,6 +101,15 @@ pub async fn receive(
     let Ok(text) = std::str::from_utf8(&body) else {
         return json_error(StatusCode::BAD_REQUEST, "the body is not UTF-8 text; send JSON; nothing was recorded");
     };
+    // PostgreSQL text cannot hold NUL: keep the alert, with U+FFFD in its place, and say so.
+    let replaced;
+    let text = if text.contains("\\u0000") {
+        tracing::warn!(source = %source.public_id, "alert payload held NUL characters; stored with U+FFFD instead");
+        replaced = text.replace("\\u0000", "\\ufffd");
+        replaced.as_str()
+    } else {
+        text
+    };
     let alerts = match parse(source.kind(), text.as_bytes()) {
         Ok(a) => a,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("{e}; nothing was recorded")),

@@ -12,7 +12,7 @@ use super::{AppError, Layout, render, see_other};
 use crate::db::incidents::IncidentFilter;
 use crate::db::{IncidentId, incident_roles, incidents, tasks};
 use crate::domain::followups::{Closure, closure};
-use crate::domain::incident::{IncidentRole, IncidentStatus, Severity, format_duration};
+use crate::domain::incident::{IncidentRole, IncidentStatus, RESTRICTED_TITLE, Severity, format_duration};
 use crate::startup::AppState;
 
 pub struct ActiveRow {
@@ -81,12 +81,14 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: MaybeUser)
             age: format_duration(now - i.declared_at),
         })
         .collect();
-    let my_tasks = tasks::open_for_assignee(&mut conn, user.id)
-        .await?
+    let my_tasks = tasks::open_for_assignee(&mut conn, user.id).await?;
+    let task_incidents: Vec<IncidentId> = my_tasks.iter().map(|(t, _)| t.incident_id).collect();
+    let hidden = incidents::hidden_from(&mut conn, user.id, user.is_admin(), &task_incidents).await?;
+    let my_tasks = my_tasks
         .into_iter()
         .map(|(t, incident)| MyTask {
             incident_id: t.incident_id,
-            incident,
+            incident: if hidden.contains(&t.incident_id) { RESTRICTED_TITLE.to_owned() } else { incident },
             status: t.status().label(),
             due: t.due_at.map(|d| local_time(d, tz)).unwrap_or_default(),
             title: t.title,

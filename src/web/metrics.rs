@@ -248,6 +248,8 @@ fn authorized(req: &HttpRequest, token: &str) -> bool {
 #[derive(Default)]
 struct Gauges {
     active: [i64; 4],
+    /// Restricted incidents not resolved or closed, counted without their severity.
+    restricted: i64,
     outbox: crate::db::outbox::Counts,
     webhooks: crate::db::webhooks::Counts,
 }
@@ -255,8 +257,10 @@ struct Gauges {
 async fn gauges(conn: &mut AsyncPgConnection) -> QueryResult<Gauges> {
     use crate::db::schema::incidents;
     // Read-only, so straight from the table: open incidents by severity.
+    let restricted = crate::domain::incident::Visibility::Restricted.as_str();
     let rows: Vec<(i16, i64)> = incidents::table
         .filter(incidents::status.ne_all(["resolved", "closed"]))
+        .filter(incidents::visibility.ne(restricted))
         .group_by(incidents::severity)
         .select((incidents::severity, diesel::dsl::count_star()))
         .load(conn)
@@ -267,8 +271,15 @@ async fn gauges(conn: &mut AsyncPgConnection) -> QueryResult<Gauges> {
             *slot = n;
         }
     }
+    let restricted = incidents::table
+        .filter(incidents::status.ne_all(["resolved", "closed"]))
+        .filter(incidents::visibility.eq(restricted))
+        .count()
+        .get_result(conn)
+        .await?;
     Ok(Gauges {
         active,
+        restricted,
         outbox: crate::db::outbox::counts(conn).await?,
         webhooks: crate::db::webhooks::counts(conn).await?,
     })
@@ -281,11 +292,26 @@ fn gauge(out: &mut String, name: &str, help: &str, label: &str, values: &[(&str,
     }
 }
 
+/// Without a token, only a scraper on this machine (loopback) is served.
+pub fn from_this_machine(peer: std::net::IpAddr) -> bool {
+    match peer {
+        std::net::IpAddr::V4(a) => a.is_loopback(),
+        std::net::IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
 /// `GET /metrics`
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(token) = &state.settings.metrics_token
-        && !authorized(&req, token.expose_secret())
-    {
+    let allowed = match &state.settings.metrics_token {
+        Some(token) => authorized(&req, token.expose_secret()),
+        None => req.peer_addr().is_some_and(|a| from_this_machine(a.ip())),
+    };
+    if !allowed && state.settings.metrics_token.is_none() {
+        return HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("Metrics are served to this machine only. Set METRICS_TOKEN to scrape them from elsewhere.\n");
+    }
+    if !allowed {
         return HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
             .content_type("text/plain; charset=utf-8")
@@ -328,9 +354,16 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         gauge(
             &mut out,
             "firebreak_active_incidents",
-            "Incidents not resolved or closed, by severity.",
+            "Incidents not resolved or closed, by severity (restricted ones are counted apart).",
             "severity",
             &active,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP firebreak_active_restricted_incidents Restricted incidents not resolved or closed (no labels: \
+             even their severity is not shown).\n# TYPE firebreak_active_restricted_incidents gauge\n\
+             firebreak_active_restricted_incidents {}",
+            g.restricted
         );
         gauge(
             &mut out,
@@ -358,6 +391,14 @@ mod tests {
     use actix_web::test as actix_test;
 
     use super::*;
+
+    #[test]
+    fn without_a_token_only_this_machine_is_served() {
+        assert!(super::from_this_machine("127.0.0.1".parse().expect("ip")));
+        assert!(super::from_this_machine("::ffff:127.0.0.1".parse().expect("ip")));
+        assert!(!super::from_this_machine("10.0.0.7".parse().expect("ip")));
+        assert!(!super::from_this_machine("2001:db8::1".parse().expect("ip")));
+    }
 
     #[test]
     fn counters_and_histograms_use_the_text_format() {

@@ -132,6 +132,15 @@ pub fn security_headers_allowing_forms_to(origin: Option<&str>) -> DefaultHeader
         .add(("Cache-Control", "no-store"))
 }
 
+/// `Strict-Transport-Security` when people reach Firebreak over https (BASE_URL):
+/// browsers then never try plain http for it again, for a year.
+pub fn strict_transport_security(https: bool) -> actix_web::middleware::Condition<DefaultHeaders> {
+    actix_web::middleware::Condition::new(
+        https,
+        DefaultHeaders::new().add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains")),
+    )
+}
+
 /// The client address used for throttling and the audit log. Only the socket
 /// peer is trusted: a forwarded-for header is trivial to forge.
 pub fn client_addr(req: &actix_web::HttpRequest) -> String {

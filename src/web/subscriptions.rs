@@ -22,7 +22,8 @@ use crate::web::{AppError, client_addr, render};
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/status/subscribe", web::get().to(show))
         .route("/status/subscribe", web::post().to(submit))
-        .route("/status/subscriptions/{token}/confirm", web::get().to(confirm))
+        .route("/status/subscriptions/{token}/confirm", web::get().to(confirm_page))
+        .route("/status/subscriptions/{token}/confirm", web::post().to(confirm))
         .route("/status/subscriptions/{token}/unsubscribe", web::get().to(unsubscribe_page))
         .route("/status/subscriptions/{token}/unsubscribe", web::post().to(unsubscribe))
         .route("/status/subscriptions/{token}/preferences", web::get().to(preferences))
@@ -244,6 +245,29 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -
             form_page(&state, status, form, errors).await
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The emailed link only asks: mail scanners and link previews follow links, and
+/// must not confirm a subscription nobody asked for. The button confirms.
+pub async fn confirm_page(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    match svc::find(&state.pool, &token).await? {
+        Some(s) => {
+            let page = MessagePage {
+                name: state.settings.status_page_name.clone(),
+                stale: None,
+                heading: "Confirm your subscription".to_owned(),
+                message: format!("Send {} status updates to {}?", state.settings.status_page_name, s.email),
+                button: Some("Confirm subscription".to_owned()),
+            };
+            render(StatusCode::OK, &page)
+        }
+        None => message(
+            &state,
+            StatusCode::NOT_FOUND,
+            "This link is no longer valid",
+            "The subscription was withdrawn or the link is incomplete. You can subscribe again from the status page.",
+        ),
     }
 }
 

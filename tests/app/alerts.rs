@@ -47,7 +47,7 @@ fn shown_token(html: &str) -> Option<String> {
     Some(rest[v..v + rest[v..].find('"')?].to_owned())
 }
 
-async fn post(app: &TestApp, source: &Source, body: impl Into<reqwest::Body>) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, source: &Source, body: impl Into<reqwest::Body>) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{}/hooks/alerts/{}", app.address, source.public_id))
         .bearer_auth(&source.token)

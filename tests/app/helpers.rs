@@ -168,6 +168,8 @@ pub fn test_settings(db_url: &str) -> Settings {
         digest_interval: std::time::Duration::from_secs(600),
         db_start_timeout: std::time::Duration::from_secs(60),
         sign_in: Default::default(),
+        // Test receivers listen on loopback; tests of the refusal clear this.
+        outgoing_allowed_hosts: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
     }
 }
 

@@ -14,6 +14,7 @@ mod cli;
 mod components;
 mod db_proxy;
 mod followups;
+mod hardening;
 mod health;
 mod incidents;
 mod mail;

@@ -564,7 +564,7 @@ async fn the_npm_statuspage_client_reads_every_endpoint() {
 }
 
 /// Parses a feed with Python's feedparser; returns (version, bozo, entries).
-fn feedparser(xml: String) -> Value {
+pub(crate) fn feedparser(xml: String) -> Value {
     let script = "import sys, json, feedparser\n\
         f = feedparser.parse(sys.stdin.buffer.read())\n\
         print(json.dumps({'version': f.version, 'bozo': int(bool(f.bozo)), 'error': str(f.get('bozo_exception', '')), \

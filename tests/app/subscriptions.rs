@@ -60,7 +60,11 @@ async fn double_opt_in_then_updates_then_one_click_unsubscribe() {
     public_update(&app, &browser, &id).await;
     assert_eq!(app.count("SELECT count(*) AS n FROM outbox WHERE kind = 'status_update'").await, 0);
 
-    let confirmed = app.browser().page(&confirm).await;
+    // The link only asks (a mail scanner's GET confirms nothing); the button confirms.
+    let asked = app.browser().page(&confirm).await;
+    assert!(asked.contains("<button type=\"submit\" class=\"button\">Confirm subscription</button>"), "{asked}");
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers WHERE confirmed_at IS NOT NULL").await, 0);
+    let confirmed = html_of(app.browser().post_raw(&confirm, &[]).await, StatusCode::OK).await;
     assert!(confirmed.contains("You are subscribed"));
     public_update(&app, &browser, &id).await;
     let mails = sink.wait_for(2, Duration::from_secs(20)).await;
@@ -89,7 +93,7 @@ async fn subscribing_again_neither_duplicates_nor_reveals_anything() {
     let first =
         html_of(subscribe(&app, &[("email", "twice@example.test"), ("scope", "all")]).await, StatusCode::OK).await;
     let mails = sink.wait_for(1, Duration::from_secs(20)).await;
-    app.browser().page(&link_in(&mails[0], "/confirm")).await;
+    app.browser().post_raw(&link_in(&mails[0], "/confirm"), &[]).await;
     let again =
         html_of(subscribe(&app, &[("email", "Twice@Example.test"), ("scope", "all")]).await, StatusCode::OK).await;
     let strip = |s: &str| s.replace("Twice@Example.test", "twice@example.test");

@@ -150,7 +150,7 @@ pub async fn create(
     CsrfForm(form): CsrfForm<WebhookInput>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Admin)?;
-    match svc::create(&state.pool, &user.actor(), &form).await {
+    match svc::create(&state.pool, &user.actor(), &form, &state.settings.outgoing_allowed_hosts).await {
         Ok((hook, generated)) => {
             let message = match generated {
                 Some(secret) => format!(
@@ -267,7 +267,7 @@ pub async fn update(
     CsrfForm(form): CsrfForm<WebhookInput>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Admin)?;
-    match svc::update(&state.pool, &user.actor(), *id, &form).await {
+    match svc::update(&state.pool, &user.actor(), *id, &form, &state.settings.outgoing_allowed_hosts).await {
         Ok(hook) => {
             session::flash(&session, FlashKind::Success, format!("Saved the webhook {}.", hook.name));
             Ok(see_other(&format!("/admin/webhooks/{}", hook.id)))

@@ -3,6 +3,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
 use secrecy::SecretString;
@@ -44,12 +45,24 @@ pub struct LoginPage {
 
 pub const WRONG_CREDENTIALS: &str = "Email or password is incorrect.";
 pub const PASSWORDS_OFF: &str = "Password sign-in is turned off here: sign in with your identity provider.";
+pub const BUSY: &str = "Many people are signing in right now. Please try again in a few seconds.";
 pub const TOO_MANY_ATTEMPTS: &str =
     "Too many failed sign-in attempts. Sign-in is paused for 15 minutes; an admin can reset your password meanwhile.";
 
-/// Only paths on this site: never `//evil.example` or `https://...`.
+/// Only paths on this site, as a browser would read them: browsers drop tabs and
+/// newlines anywhere in a URL and read `\\` as `/`, so `/\t/evil.example` and
+/// `/\\evil.example` both mean `//evil.example`. Anything with a control character
+/// or a backslash, anything not starting with one `/`, and anything that resolves
+/// to another host goes to `/`.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+    let plain = !next.chars().any(|c| c.is_control() || c == '\\');
+    let path_only = next.starts_with('/') && !next.starts_with("//");
+    let same_site = || {
+        url::Url::parse("http://firebreak.invalid/")
+            .and_then(|base| base.join(next))
+            .is_ok_and(|u| u.scheme() == "http" && u.host_str() == Some("firebreak.invalid") && u.port().is_none())
+    };
+    if plain && path_only && same_site() { next } else { "/" }
 }
 
 pub async fn show(
@@ -105,9 +118,10 @@ pub async fn submit(
             tracing::info!(user_id = %user.id, "signed in");
             Ok(see_other(safe_next(&form.next)))
         }
-        Err(e @ (SignInError::WrongCredentials | SignInError::TooManyAttempts)) => {
+        Err(e @ (SignInError::WrongCredentials | SignInError::TooManyAttempts | SignInError::Busy)) => {
             let (status, error) = match e {
                 SignInError::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, TOO_MANY_ATTEMPTS),
+                SignInError::Busy => (StatusCode::SERVICE_UNAVAILABLE, BUSY),
                 _ => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS),
             };
             let page = LoginPage {
@@ -118,7 +132,11 @@ pub async fn submit(
                 password_login,
                 provider_name,
             };
-            render(status, &page)
+            let mut response = render(status, &page)?;
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            Ok(response)
         }
         Err(SignInError::Unexpected(e)) => Err(AppError::Unexpected(e)),
     }
@@ -135,5 +153,19 @@ mod tests {
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
         assert_eq!(safe_next(""), "/");
+    }
+
+    #[test]
+    fn next_is_read_the_way_a_browser_reads_it() {
+        for evil in
+            ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "\\\\evil.example", "/\\/evil.example"]
+        {
+            assert_eq!(safe_next(evil), "/", "{evil:?}");
+        }
+        for odd in ["/\0", "/a\u{7f}b", "/a\u{85}b", " /x", "javascript:alert(1)"] {
+            assert_eq!(safe_next(odd), "/", "{odd:?}");
+        }
+        assert_eq!(safe_next("/search?q=%0A"), "/search?q=%0A", "encoded characters are fine");
+        assert_eq!(safe_next("/incidents/4?tab=timeline#now"), "/incidents/4?tab=timeline#now");
     }
 }

@@ -129,7 +129,8 @@ fn parse_filter(q: &LibraryQuery, tz: chrono_tz::Tz) -> Result<LibraryFilter, Fi
     if text.chars().count() > MAX_QUERY_CHARS {
         errors.add("q", format!("Search for at most {MAX_QUERY_CHARS} characters."));
     } else if !text.is_empty() {
-        f.text = Some(text.to_owned());
+        // PostgreSQL text cannot hold NUL (a query with one answered 500): search with a space.
+        f.text = Some(text.replace('\0', " "));
     }
     if !q.severity.trim().is_empty() {
         f.severity = errors.check("severity", Severity::parse(&q.severity).map(Severity::level));
@@ -251,6 +252,13 @@ pub async fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_in_the_search_text_is_searched_as_a_space() {
+        let q = LibraryQuery { q: "expired\0certificate".into(), ..Default::default() };
+        let f = parse_filter(&q, chrono_tz::UTC).expect("valid");
+        assert_eq!(f.text.as_deref(), Some("expired certificate"));
+    }
 
     #[test]
     fn filters_are_read_in_the_viewers_time_zone() {
