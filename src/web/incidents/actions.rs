@@ -53,8 +53,9 @@ pub async fn add_note(
         "" => None,
         s => Some(s.parse::<EntryId>().map_err(|_| AppError::NotFound)?),
     };
-    let result =
-        svc::add_note(&state.pool, &user.actor(), user.time_zone, *id, &f.body, &f.happened_at, corrects).await;
+    let result = svc::add_note(&state.pool, &user.actor(), user.time_zone, *id, &f.body, &f.happened_at, corrects)
+        .await
+        .map(|_| ());
     let form = RoomForm {
         note_body: f.body,
         note_happened_at: f.happened_at,
