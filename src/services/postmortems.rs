@@ -119,7 +119,11 @@ pub async fn facts(conn: &mut AsyncPgConnection, incident: &Incident) -> diesel:
     ];
     let timeline = entries
         .into_iter()
-        .filter(|(e, _)| e.highlighted || matches!(e.kind(), EntryKind::Status | EntryKind::Severity | EntryKind::Role))
+        // Every note (key moments marked), and the status, severity and role changes.
+        .filter(|(e, _)| {
+            e.highlighted
+                || matches!(e.kind(), EntryKind::Note | EntryKind::Status | EntryKind::Severity | EntryKind::Role)
+        })
         .map(|(e, author)| FactEntry {
             at: e.occurred_at,
             author: author.unwrap_or_else(|| "Firebreak".to_owned()),

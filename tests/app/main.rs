@@ -22,6 +22,7 @@ mod metrics;
 mod migrations;
 mod postmortems;
 mod reports;
+mod room;
 mod runbooks;
 mod security;
 mod setup;

@@ -84,3 +84,74 @@ pub async fn correct_timestamp(
     })
     .await
 }
+
+/// The review at resolve: the four moments the metrics are computed from, as
+/// the lead confirms or corrects them (empty: leave as recorded).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct KeyTimesInput {
+    pub impact_started_at: String,
+    pub detected_at: String,
+    pub acknowledged_at: String,
+    pub mitigated_at: String,
+}
+
+/// Applies the lead's review of the key times in one transaction: each
+/// moment that differs from the record (by a minute or more; the form has
+/// minute precision) is corrected with its own timeline entry, and the
+/// review itself is recorded.
+pub async fn review_key_times(
+    pool: &DbPool,
+    actor: &Actor,
+    tz: chrono_tz::Tz,
+    id: IncidentId,
+    input: &KeyTimesInput,
+) -> Result<Incident, ServiceError> {
+    let me = require_responder(actor)?;
+    let now = Utc::now();
+    let mut errors = FieldErrors::new();
+    let impact = errors.check("review_impact_started_at", rules::parse_past_time(&input.impact_started_at, tz, now));
+    let detected = errors.check("review_detected_at", rules::parse_past_time(&input.detected_at, tz, now));
+    let acknowledged = errors.check("review_acknowledged_at", rules::parse_past_time(&input.acknowledged_at, tz, now));
+    let mitigated = errors.check("review_mitigated_at", rules::parse_past_time(&input.mitigated_at, tz, now));
+    let (Some(impact), Some(detected), Some(acknowledged), Some(mitigated), true) =
+        (impact, detected, acknowledged, mitigated, errors.is_empty())
+    else {
+        return Err(ServiceError::Invalid(errors));
+    };
+    let mut conn = pool.get().await?;
+    conn.transaction(async |conn| {
+        let incident = load_for_change(conn, actor, id).await?;
+        require_current_lead(conn, id, me).await?;
+        let who = name_of(conn, me).await?;
+        let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+        let differs =
+            |new: DateTime<Utc>, old: Option<DateTime<Utc>>| old.is_none_or(|o| (new - o).num_seconds().abs() >= 60);
+        let mut changes = IncidentChanges::default();
+        let mut said = Vec::new();
+        let mut consider = |label: &str, new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| {
+            let new = new.filter(|n| differs(*n, old))?;
+            said.push(match old {
+                Some(o) => format!("{who} corrected the {label} time from {} to {}.", fmt(o), fmt(new)),
+                None => format!("{who} set the {label} time to {}.", fmt(new)),
+            });
+            Some(new)
+        };
+        changes.impact_started_at = consider("impact start", impact, Some(incident.impact_started_at));
+        changes.detected_at = consider("detected", detected, Some(incident.detected_at));
+        changes.acknowledged_at = consider("acknowledged", acknowledged, incident.acknowledged_at);
+        changes.mitigated_at = consider("mitigated", mitigated, incident.mitigated_at);
+        let updated = incidents::update(conn, id, &changes).await?;
+        for body in &said {
+            super::record(conn, id, Some(me), EntryKind::System, body, now).await?;
+        }
+        let summary = if said.is_empty() {
+            format!("{who} reviewed the key times and confirmed them as recorded.")
+        } else {
+            format!("{who} reviewed the key times.")
+        };
+        record_and_notify(conn, id, me, EntryKind::System, &summary, now).await?;
+        Ok(updated)
+    })
+    .await
+}

@@ -18,7 +18,7 @@ mod tasks;
 pub use changes::{decide_change, mark_change_applied, request_change};
 pub use declare::{DeclareInput, declare};
 pub use details::{DetailsInput, edit_details};
-pub use key_times::{correct_timestamp, timestamp_label};
+pub use key_times::{KeyTimesInput, correct_timestamp, review_key_times, timestamp_label};
 pub use notes::{add_note, set_highlight};
 pub use tasks::{TaskInput, add_task, assign_task, create_task, set_task_status};
 
@@ -220,7 +220,7 @@ pub(crate) async fn open(
     Ok(incident)
 }
 
-/// Moves the status on (or back). The first arrival at monitoring, resolved
+/// Moves the status on (or back, which needs `confirm_back`). The first arrival at monitoring, resolved
 /// and closed records its timestamp; reopening is recorded as such.
 pub async fn change_status(
     pool: &DbPool,
@@ -228,6 +228,7 @@ pub async fn change_status(
     actor: &Actor,
     id: IncidentId,
     status_input: &str,
+    confirm_back: bool,
 ) -> Result<Incident, ServiceError> {
     let me = require_responder(actor)?;
     let next =
@@ -236,6 +237,16 @@ pub async fn change_status(
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
         let incident = load_for_change(conn, actor, id).await?;
+        // Going back is rare and easy to click by mistake at 3 a.m.
+        if incident.status().is_step_back(next) && !confirm_back {
+            return Err(ServiceError::Invalid(FieldErrors::single(
+                "status",
+                format!(
+                    "Moving back to {} is a step back: tick “Yes, go back” to confirm.",
+                    next.label().to_lowercase()
+                ),
+            )));
+        }
         move_status(conn, settings, &incident, next, me, now).await
     })
     .await
