@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Incident-room benchmark: seeds one incident with 2,000 timeline entries, 50
 # tasks and 20 role changes, then measures with wrk against a release build:
-#   1. the room page (GET /incidents/{id}), 4 connections   -> target median < 15 ms
-#   2. note appends (POST /incidents/{id}/notes), 32 writers -> target p99 < 25 ms
-# and prints the numbers. Rerun any time: ./bench/room.sh  (DURATION=30 for longer runs)
+#   1. the room page (GET /incidents/{id}; it sends the newest 200 entries),
+#      4 connections                                          -> target median < 5 ms
+#   2. a live refresh after one note (GET .../entries?after=N) -> bytes, median
+#   3. note appends (POST /incidents/{id}/notes), 32 writers -> target p99 < 25 ms
+# and prints the numbers. Rerun any time: ./bench/room.sh  (DURATION=30 for longer
+# runs; PROFILE=debug measures the debug build instead, without building release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +22,14 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-echo "==> building the release binary"
-cargo build --release --quiet
-bin=target/release/firebreak
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = release ]; then
+  echo "==> building the release binary"
+  cargo build --release --quiet
+else
+  cargo build --quiet
+fi
+bin=target/$PROFILE/firebreak
 
 psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 DATABASE_URL=$URL "$bin" migrate >/dev/null
@@ -75,7 +83,16 @@ echo "==> room page: $bytes bytes"
 echo "==> GET /incidents/$id, 4 connections, ${DURATION}s"
 wrk -t2 -c4 -d"${DURATION}s" --latency -H "Cookie: $cookie" "$BASE/incidents/$id" | tee "$work/room.txt"
 
+last=$(grep -m1 -o 'data-last-entry="[0-9]*"' "$work/room.html" | grep -o '[0-9]*')
 t=$(token "/incidents/$id")
+curl -fs -b "$jar" -o /dev/null --data-urlencode "csrf_token=$t" --data-urlencode "body=One more note" \
+  "$BASE/incidents/$id/notes"
+curl -fs -b "$jar" -o "$work/entries.html" "$BASE/incidents/$id/entries?after=$last"
+entries_bytes=$(wc -c <"$work/entries.html")
+echo "==> GET /incidents/$id/entries?after=$last (one new note: $entries_bytes bytes), 4 connections, ${DURATION}s"
+wrk -t2 -c4 -d"${DURATION}s" --latency -H "Cookie: $cookie" "$BASE/incidents/$id/entries?after=$last" \
+  | tee "$work/entries.txt"
+
 cat >"$work/note.lua" <<LUA
 wrk.method = "POST"
 wrk.body = "csrf_token=$t&body=Benchmark+note+with+**markdown**"
@@ -91,6 +108,7 @@ ms() { # a wrk latency value ("850.00us", "12.3ms", "1.2s") in milliseconds
 errors() { grep -E "Non-2xx|Socket errors" "$1" || echo "none"; }
 room_p50=$(ms "$(awk '$1 == "50%" { print $2 }' "$work/room.txt")")
 room_rps=$(awk '/Requests\/sec/ { print $2 }' "$work/room.txt")
+entries_p50=$(ms "$(awk '$1 == "50%" { print $2 }' "$work/entries.txt")")
 note_p50=$(ms "$(awk '$1 == "50%" { print $2 }' "$work/notes.txt")")
 note_p99=$(ms "$(awk '$1 == "99%" { print $2 }' "$work/notes.txt")")
 note_rps=$(awk '/Requests\/sec/ { print $2 }' "$work/notes.txt")
@@ -98,7 +116,8 @@ entries=$(psql -tA "$URL" -c "SELECT count(*) FROM timeline_entries WHERE incide
 rss=$(awk '/VmHWM/ { print $2 / 1024 " MiB" }' "/proc/$pid/status")
 
 echo
-echo "== results ($(nproc) cores, wrk on the same machine) =="
-printf 'room page    median %8s ms  (target < 15)   %s req/s   errors: %s\n' "$room_p50" "$room_rps" "$(errors "$work/room.txt")"
+echo "== results ($PROFILE build, $(nproc) cores, wrk on the same machine) =="
+printf 'room page    median %8s ms  (target < 5)    %s req/s   %s bytes   errors: %s\n' "$room_p50" "$room_rps" "$bytes" "$(errors "$work/room.txt")"
+printf 'live refresh median %8s ms  after one note: %s bytes (target < 5120)\n' "$entries_p50" "$entries_bytes"
 printf 'note append  p99    %8s ms  (target < 25)   median %s ms   %s req/s   errors: %s\n' "$note_p99" "$note_p50" "$note_rps" "$(errors "$work/notes.txt")"
 echo "timeline entries after the run: $entries; server peak memory: $rss"

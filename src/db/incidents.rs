@@ -91,6 +91,8 @@ pub struct IncidentChanges<'a> {
     pub closed_at: Option<DateTime<Utc>>,
     pub status_changed_at: Option<DateTime<Utc>>,
     pub visibility: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub detection_source: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewIncident<'_>) -> QueryResult<Incident> {

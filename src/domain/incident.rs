@@ -168,6 +168,21 @@ impl IncidentStatus {
     pub fn is_reopening(self, next: IncidentStatus) -> bool {
         !self.is_active() && next.is_active()
     }
+
+    fn position(self) -> usize {
+        IncidentStatus::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    /// Any move to an earlier status (Monitoring → Identified, Resolved →
+    /// Investigating, ...): the room asks to confirm these.
+    pub fn is_step_back(self, next: IncidentStatus) -> bool {
+        next.position() < self.position()
+    }
+
+    /// The usual next step, which the room's status control offers first.
+    pub fn next_forward(self) -> Option<IncidentStatus> {
+        IncidentStatus::ALL.iter().copied().find(|s| !self.is_step_back(*s) && self.can_move_to(*s))
+    }
 }
 
 /// SEV1 (most severe) .. SEV4.
@@ -345,6 +360,19 @@ mod tests {
         assert!(Closed.is_reopening(Investigating));
         assert!(Resolved.is_reopening(Monitoring));
         assert!(!Investigating.is_reopening(Identified));
+    }
+
+    #[test]
+    fn the_status_moves_forward_by_default_and_knows_a_step_back() {
+        use IncidentStatus::*;
+        assert_eq!(Investigating.next_forward(), Some(Identified));
+        assert_eq!(Monitoring.next_forward(), Some(Resolved));
+        assert_eq!(Resolved.next_forward(), Some(Closed));
+        assert_eq!(Closed.next_forward(), None);
+        assert!(Monitoring.is_step_back(Identified));
+        assert!(Closed.is_step_back(Investigating));
+        assert!(!Identified.is_step_back(Resolved));
+        assert!(!Identified.is_step_back(Identified));
     }
 
     #[test]

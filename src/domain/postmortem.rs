@@ -426,7 +426,7 @@ impl Facts {
         }
         md.push_str("\n## Timeline\n\n");
         if self.timeline.is_empty() {
-            md.push_str("No key moments were marked.\n");
+            md.push_str("Nothing was recorded.\n");
         }
         for e in &self.timeline {
             let star = if e.highlighted { " (key moment)" } else { "" };

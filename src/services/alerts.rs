@@ -566,6 +566,7 @@ async fn open_for(
         lead: None,
     };
     let incident = open(conn, settings, &opening, now).await?;
+    super::updates::announce_new(conn, settings, &incident, now).await?;
     let labels = labels_summary(&alert.labels, 300);
     let body = format!(
         "Alert {} fired (source “{}”){}.",

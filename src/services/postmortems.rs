@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::incidents::{load_for_change, name_of, notify, record, require_responder};
@@ -26,16 +26,6 @@ use crate::domain::postmortem::{
 };
 use crate::domain::webhooks::EventKind;
 use crate::email::compose::link;
-
-/// Called in the transaction that resolves an incident: the post-mortem's
-/// facts are drafted from then on.
-pub(crate) async fn on_resolved(
-    conn: &mut AsyncPgConnection,
-    incident: &Incident,
-    now: DateTime<Utc>,
-) -> diesel::QueryResult<()> {
-    crate::db::postmortems::mark_drafted(conn, incident.id, now).await
-}
 
 /// The post-mortem and its incident, when this person may see them (a
 /// restricted incident's post-mortem does not reveal that it exists).
@@ -129,7 +119,11 @@ pub async fn facts(conn: &mut AsyncPgConnection, incident: &Incident) -> diesel:
     ];
     let timeline = entries
         .into_iter()
-        .filter(|(e, _)| e.highlighted || matches!(e.kind(), EntryKind::Status | EntryKind::Severity | EntryKind::Role))
+        // Every note (key moments marked), and the status, severity and role changes.
+        .filter(|(e, _)| {
+            e.highlighted
+                || matches!(e.kind(), EntryKind::Note | EntryKind::Status | EntryKind::Severity | EntryKind::Role)
+        })
         .map(|(e, author)| FactEntry {
             at: e.occurred_at,
             author: author.unwrap_or_else(|| "Firebreak".to_owned()),

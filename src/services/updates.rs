@@ -550,6 +550,26 @@ pub fn unsubscribe_link(settings: &Settings, token: &str) -> String {
     link(settings, &format!("/status/subscriptions/{token}/unsubscribe"))
 }
 
+/// Announces a just-opened incident (see `announce`) and records on its
+/// timeline how many people were told, in the caller's transaction.
+pub(crate) async fn announce_new(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    incident: &Incident,
+    now: chrono::DateTime<chrono::Utc>,
+) -> diesel::QueryResult<()> {
+    let announced = announce(conn, settings, incident).await?;
+    if announced > 0 {
+        let body = format!(
+            "Announced to the “{}” group ({announced} recipient{}).",
+            stakeholders::INCIDENT_REPORTS,
+            if announced == 1 { "" } else { "s" }
+        );
+        record(conn, incident.id, None, crate::domain::incident::EntryKind::System, &body, now).await?;
+    }
+    Ok(())
+}
+
 /// The announcement of a new incident to the "incident reports" group, when
 /// that group exists (never for restricted incidents).
 pub async fn announce(

@@ -270,7 +270,7 @@ async fn open(browser: &Client, address: &str, path: &str) {
 }
 
 /// Runs axe on the page the browser shows.
-async fn audit(browser: &Client, what: &str, scheme: &str, axe_source: &str, failures: &mut String) {
+pub(crate) async fn audit(browser: &Client, what: &str, scheme: &str, axe_source: &str, failures: &mut String) {
     // Both stylesheets set `color-scheme` in their light and dark palettes.
     let applied = browser
         .execute("return getComputedStyle(document.documentElement).colorScheme;", vec![])
@@ -303,9 +303,9 @@ async fn set_color_scheme(browser: &Client, scheme: &str) {
 
 /// A Chrome DevTools Protocol command, through chromedriver's own endpoint.
 #[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
+pub(crate) struct Cdp {
+    pub(crate) cmd: &'static str,
+    pub(crate) params: Value,
 }
 
 impl WebDriverCompatibleCommand for Cdp {

@@ -18,7 +18,7 @@ use crate::helpers::{TestUser, spawn_app};
 /// How often a wait looks at the page again.
 const POLL: Duration = Duration::from_millis(25);
 /// Upper bound for page loads and form submissions.
-const PAGE: Duration = Duration::from_secs(10);
+pub(crate) const PAGE: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn a_note_appears_live_in_a_second_browser() {
@@ -54,6 +54,12 @@ async fn a_note_appears_live_in_a_second_browser() {
     let room = lead.current_url().await.expect("url");
     assert!(room.path().starts_with("/incidents/"), "the room is at /incidents/{{id}}, not {room}");
 
+    lead.find(Locator::XPath("//summary[normalize-space()='Assign a role']"))
+        .await
+        .expect("the roles card offers to assign one")
+        .click()
+        .await
+        .expect("open it");
     lead.find(Locator::Id("role-role"))
         .await
         .expect("role select")
@@ -141,7 +147,7 @@ const NOTE_TAKER_IS: &str = "
     return !!dt && !!dt.nextElementSibling && dt.nextElementSibling.textContent.trim() === arguments[0];";
 
 /// True when an entry of the room's timeline contains the text arguments[0].
-const TIMELINE_HAS: &str = "
+pub(crate) const TIMELINE_HAS: &str = "
     return Array.from(document.querySelectorAll('#room-timeline > li.timeline-entry'))
         .some(li => li.textContent.includes(arguments[0]));";
 
@@ -173,7 +179,7 @@ pub(crate) async fn sign_in(browser: &Client, address: &str, user: &TestUser) {
 
 /// Runs `script` in the page every POLL until it returns true; fails the test
 /// at `deadline`.
-async fn wait_until(browser: &Client, deadline: Instant, what: &str, script: &str, args: &[Value]) {
+pub(crate) async fn wait_until(browser: &Client, deadline: Instant, what: &str, script: &str, args: &[Value]) {
     loop {
         let result = browser.execute(script, args.to_vec()).await;
         if matches!(result, Ok(Value::Bool(true))) {

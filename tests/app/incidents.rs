@@ -396,12 +396,22 @@ async fn status_moves_record_their_first_arrival_and_reopening() {
     let room = declare(&browser, &[("title", "Flaky DNS")]).await;
     let response = browser.submit(&room, &format!("{room}/status"), &[("status", "closed")]).await;
     assert!(html_of(response, StatusCode::UNPROCESSABLE_ENTITY).await.contains("cannot move to closed"));
-    for s in ["resolved", "closed", "investigating"] {
+    for s in ["resolved", "closed"] {
         assert_eq!(
             browser.submit(&room, &format!("{room}/status"), &[("status", s)]).await.status(),
             StatusCode::SEE_OTHER
         );
     }
+    // Going back asks to confirm.
+    let response = browser.submit(&room, &format!("{room}/status"), &[("status", "investigating")]).await;
+    assert!(html_of(response, StatusCode::UNPROCESSABLE_ENTITY).await.contains("tick “Yes, go back” to confirm"));
+    assert_eq!(
+        browser
+            .submit(&room, &format!("{room}/status"), &[("status", "investigating"), ("confirm_back", "yes")])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
     let html = browser.page(&room).await;
     assert!(html.contains(&format!("{} reopened the incident: Closed → Investigating.", me.name)));
     assert_eq!(

@@ -25,6 +25,7 @@ mod migrations;
 mod postmortems;
 mod reliability;
 mod reports;
+mod room;
 mod runbooks;
 mod security;
 mod setup;

@@ -188,7 +188,7 @@ async fn the_draft_holds_the_scripted_incidents_timeline_and_metrics() {
     let timeline = &timeline[..timeline.find("</ol>").expect("timeline ends")];
     assert!(timeline.contains("Rolled back <strong>deploy 4242</strong>"), "the key moment, as Markdown: {timeline}");
     assert!(timeline.contains("Key moment"));
-    assert!(!timeline.contains("Coffee is getting cold"), "plain notes stay in the room");
+    assert!(timeline.contains("Coffee is getting cold"), "plain notes are in the draft too");
     assert!(timeline.contains(&format!("{} is the incident lead.", lead_user.name)), "role entries");
     assert!(timeline.contains(&format!("made {} note taker.", scribe.name)));
     assert!(timeline.contains("changed the severity: SEV2 → SEV1."), "severity entries");

@@ -53,8 +53,9 @@ pub async fn add_note(
         "" => None,
         s => Some(s.parse::<EntryId>().map_err(|_| AppError::NotFound)?),
     };
-    let result =
-        svc::add_note(&state.pool, &user.actor(), user.time_zone, *id, &f.body, &f.happened_at, corrects).await;
+    let result = svc::add_note(&state.pool, &user.actor(), user.time_zone, *id, &f.body, &f.happened_at, corrects)
+        .await
+        .map(|_| ());
     let form = RoomForm {
         note_body: f.body,
         note_happened_at: f.happened_at,
@@ -94,6 +95,8 @@ pub async fn highlight(
 #[serde(default)]
 pub struct StatusForm {
     pub status: String,
+    /// "yes" when the person ticked the box confirming a step back.
+    pub confirm_back: String,
 }
 
 pub async fn change_status(
@@ -103,7 +106,10 @@ pub async fn change_status(
     id: web::Path<IncidentId>,
     CsrfForm(f): CsrfForm<StatusForm>,
 ) -> Result<HttpResponse, AppError> {
-    let result = svc::change_status(&state.pool, &state.settings, &user.actor(), *id, &f.status).await.map(|_| ());
+    let result =
+        svc::change_status(&state.pool, &state.settings, &user.actor(), *id, &f.status, f.confirm_back == "yes")
+            .await
+            .map(|_| ());
     finish(&state, &user, layout, *id, result, RoomForm::default(), "status").await
 }
 
@@ -172,9 +178,22 @@ pub async fn correct_timestamp(
     finish(&state, &user, layout, *id, result, RoomForm::default(), "moments").await
 }
 
+/// The lead's review of the key times at resolve (one form, four moments).
+pub async fn review_key_times(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    id: web::Path<IncidentId>,
+    CsrfForm(f): CsrfForm<svc::KeyTimesInput>,
+) -> Result<HttpResponse, AppError> {
+    let result = svc::review_key_times(&state.pool, &user.actor(), user.time_zone, *id, &f).await.map(|_| ());
+    finish(&state, &user, layout, *id, result, RoomForm::default(), "moments").await
+}
+
 /// Saving the incident's details. When someone else saved first, nothing is
-/// written: the room shows their text beside yours (409), with your values
-/// still in the form and the current version, so saving again is a choice.
+/// written: the room shows their version beside yours (409). The form comes
+/// back based on their version, holding your value only where you changed
+/// something, so saving again changes only your fields.
 pub async fn edit_details(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -182,24 +201,39 @@ pub async fn edit_details(
     id: web::Path<IncidentId>,
     CsrfForm(f): CsrfForm<DetailsInput>,
 ) -> Result<HttpResponse, AppError> {
-    let mine = |version: i32| DetailsValues {
+    let typed = |version: i32| DetailsValues {
         version,
         title: f.title.clone(),
         summary: f.summary.clone(),
         environment: f.environment.clone(),
         conference_url: f.conference_url.clone(),
         customer_impact: f.customer_impact.clone(),
+        kind: f.kind.clone(),
+        detection_source: f.detection_source.clone(),
+        components: f.components_key(),
+    };
+    let originals = |version: i32| DetailsValues {
+        version,
+        title: f.original_title.clone().unwrap_or_default(),
+        summary: f.original_summary.clone().unwrap_or_default(),
+        environment: f.original_environment.clone().unwrap_or_default(),
+        conference_url: f.original_conference_url.clone().unwrap_or_default(),
+        customer_impact: f.original_customer_impact.clone().unwrap_or_default(),
+        kind: f.original_kind.clone().unwrap_or_default(),
+        detection_source: f.original_detection_source.clone().unwrap_or_default(),
+        components: f.original_components.clone().unwrap_or_default(),
     };
     match svc::edit_details(&state.pool, &user.actor(), *id, &f).await {
         Ok(_) => Ok(see_other(&format!("/incidents/{id}#details"))),
         Err(ServiceError::Conflict) => {
             let mut conn = state.pool.get().await?;
             let current = incidents::find(&mut conn, *id).await?.ok_or(AppError::NotFound)?;
+            let theirs = details_of(&current, &components_of(&mut conn, *id).await?);
             drop(conn);
-            let theirs = details_of(&current);
-            let form = RoomForm { details: Some(mine(current.version)), ..Default::default() };
+            let merged = typed(current.version).keep_edits_over(&originals(current.version), &theirs);
+            let form = RoomForm { details: Some(merged), details_original: Some(theirs.clone()), ..Default::default() };
             let mut errors = FieldErrors::new();
-            errors.add("details", "Someone else saved these details while you were editing. Nothing of yours was saved yet: compare both versions below, then save again.");
+            errors.add("details", "Someone else saved these details while you were editing. Nothing of yours was saved yet: their version is below; the form keeps what you changed. Save again to apply your changes.");
             let page = room::build(
                 &state,
                 &user,
@@ -213,12 +247,24 @@ pub async fn edit_details(
         }
         Err(ServiceError::Invalid(errors)) => {
             let version = f.version.trim().parse().unwrap_or(0);
-            let form = RoomForm { details: Some(mine(version)), ..Default::default() };
+            let form = RoomForm {
+                details: Some(typed(version)),
+                details_original: Some(originals(version)),
+                ..Default::default()
+            };
             let page = room::build(&state, &user, layout, *id, true, Feedback { errors, form, conflict: None }).await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The incident's component ids as the details form carries them.
+async fn components_of(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Vec<crate::db::ComponentId>, AppError> {
+    Ok(crate::db::components::for_incident(conn, id).await?.into_iter().map(|c| c.id).collect())
 }
 
 pub async fn create_task(

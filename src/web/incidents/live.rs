@@ -62,3 +62,25 @@ pub async fn events(
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(first.chain(changes)))
 }
+
+/// `GET /incidents/events`: a `change` event whenever any incident changes,
+/// for the home page's list of active incidents. It names no incident, so a
+/// restricted one reveals nothing; the page re-reads what its viewer may see.
+pub async fn any_events(state: web::Data<AppState>, _user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let rx = state.events.subscribe();
+    let first = futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"retry: 2000\n\n")) });
+    let changes = futures_util::stream::unfold(rx, move |mut rx| async move {
+        match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
+            Err(_) => Some((Ok(Bytes::from_static(b": keepalive\n\n")), rx)),
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx))
+            }
+            Ok(Err(broadcast::error::RecvError::Closed)) => None,
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/event-stream"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(first.chain(changes)))
+}

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod declare;
+pub mod fragments;
 pub mod list;
 pub mod live;
 pub mod room;

@@ -8,15 +8,17 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::{iso, local_time};
+use crate::db::components::Component;
 use crate::db::incidents::Incident;
 use crate::db::{
-    IncidentId, UserId, change_requests, components, incident_roles, incidents, tasks, timeline, updates, users,
+    ComponentId, IncidentId, UserId, change_requests, components, incident_roles, incidents, tasks, timeline, updates,
+    users,
 };
 use crate::domain::Role;
 use crate::domain::followups::{Priority, is_overdue as is_followup_overdue};
 use crate::domain::incident::{
-    ChangeStatus, EntryKind, IncidentRole, IncidentStatus, Severity, TaskKind, TaskStatus, format_duration,
-    timebox_overrun,
+    ChangeStatus, DetectionSource, EntryKind, IncidentKind, IncidentRole, IncidentStatus, Severity, TaskKind,
+    TaskStatus, format_duration, timebox_overrun,
 };
 use crate::domain::updates::is_overdue;
 use crate::services::FieldErrors;
@@ -31,7 +33,12 @@ pub const COMMS_PROMPT_AFTER_MINUTES: i64 = 10;
 #[serde(default)]
 pub struct RoomQuery {
     pub order: String,
+    /// Non-empty: every entry, not only the newest `NEWEST_ENTRIES`.
+    pub all: String,
 }
+
+/// How many timeline entries the room sends at first (newest); a link shows the rest.
+pub const NEWEST_ENTRIES: i64 = 200;
 
 /// Values typed into the room's forms, kept when one is refused.
 #[derive(Debug, Default, Clone)]
@@ -50,6 +57,8 @@ pub struct RoomForm {
     pub change_description: String,
     pub change_rollback: String,
     pub details: Option<DetailsValues>,
+    /// What the details form was based on (its `original_*` fields).
+    pub details_original: Option<DetailsValues>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -60,6 +69,36 @@ pub struct DetailsValues {
     pub environment: String,
     pub conference_url: String,
     pub customer_impact: String,
+    pub kind: String,
+    pub detection_source: String,
+    /// Component ids, sorted and comma-separated.
+    pub components: String,
+}
+
+impl DetailsValues {
+    pub fn has_component(&self, id: &ComponentId) -> bool {
+        let id = id.to_string();
+        self.components.split(',').any(|c| c == id)
+    }
+
+    /// After losing a race: their version, with this editor's value wherever
+    /// this editor changed the field from what the form first showed.
+    pub fn keep_edits_over(&self, original: &DetailsValues, theirs: &DetailsValues) -> DetailsValues {
+        let pick = |mine: &String, orig: &String, other: &String| {
+            if mine.trim() == orig.trim() { other.clone() } else { mine.clone() }
+        };
+        DetailsValues {
+            version: theirs.version,
+            title: pick(&self.title, &original.title, &theirs.title),
+            summary: pick(&self.summary, &original.summary, &theirs.summary),
+            environment: pick(&self.environment, &original.environment, &theirs.environment),
+            conference_url: pick(&self.conference_url, &original.conference_url, &theirs.conference_url),
+            customer_impact: pick(&self.customer_impact, &original.customer_impact, &theirs.customer_impact),
+            kind: pick(&self.kind, &original.kind, &theirs.kind),
+            detection_source: pick(&self.detection_source, &original.detection_source, &theirs.detection_source),
+            components: pick(&self.components, &original.components, &theirs.components),
+        }
+    }
 }
 
 /// What a refused form brings back to the room: the messages, the typed
@@ -210,6 +249,26 @@ pub struct RoomPage {
     pub conflict: Option<Conflict>,
     pub comms: CommsView,
     pub panels: Panels,
+    pub head: HeadView,
+    /// Entries not sent (older than the newest `NEWEST_ENTRIES`).
+    pub earlier: i64,
+    /// The newest entry id the page holds: live refresh asks for what came after.
+    pub last_entry_id: i64,
+    pub panel_state: String,
+    pub all_components: Vec<Component>,
+    pub details_original: DetailsValues,
+    /// At resolve, the lead reviews these: (field, label, value for a datetime-local input).
+    pub review: Vec<(&'static str, &'static str, String)>,
+}
+
+/// The sticky header's facts beyond title, severity and status.
+pub struct HeadView {
+    pub impact_for: String,
+    pub impact_since: String,
+    /// Pending changes, shown to the lead as "awaiting your approval".
+    pub pending_changes: usize,
+    /// Tasks running over their timebox: (id, title).
+    pub overruns: Vec<(i64, String)>,
 }
 
 /// Cards other areas add to the room, each rendered by its own module
@@ -225,6 +284,39 @@ pub struct Panels {
 impl RoomPage {
     pub fn statuses(&self) -> Vec<IncidentStatus> {
         IncidentStatus::ALL.iter().copied().filter(|s| self.status.can_move_to(*s)).collect()
+    }
+    /// The three roles the header names, with their holders.
+    pub fn head_roles(&self) -> [(&'static str, IncidentRole, Option<&HolderView>); 3] {
+        [
+            ("Lead", IncidentRole::Lead, self.lead.as_ref()),
+            ("Notes", IncidentRole::NoteTaker, self.note_taker.as_ref()),
+            ("Comms", IncidentRole::CommsLead, self.comms_lead.as_ref()),
+        ]
+    }
+    /// The status control offers the next step forward first.
+    pub fn is_default_status(&self, s: &IncidentStatus) -> bool {
+        self.status.next_forward() == Some(*s)
+    }
+    pub fn is_step_back(&self, s: &IncidentStatus) -> bool {
+        self.status.is_step_back(*s)
+    }
+    pub fn can_step_back(&self) -> bool {
+        self.statuses().iter().any(|s| self.status.is_step_back(*s))
+    }
+    pub fn kinds(&self) -> &'static [IncidentKind] {
+        IncidentKind::ALL
+    }
+    pub fn detection_sources(&self) -> &'static [DetectionSource] {
+        DetectionSource::ALL
+    }
+    /// The message for a refused moment of the key-times review.
+    pub fn review_error(&self, key: &str) -> Option<&str> {
+        self.errors.get(&format!("review_{key}"))
+    }
+    /// Whether any of these fields was refused (the form then opens, with a
+    /// message at its top).
+    pub fn any_error(&self, fields: &[&str]) -> bool {
+        fields.iter().any(|f| self.errors.get(f).is_some())
     }
     pub fn severities(&self) -> [Severity; 4] {
         Severity::ALL
@@ -256,7 +348,9 @@ impl RoomPage {
     }
 }
 
-pub fn details_of(incident: &Incident) -> DetailsValues {
+pub fn details_of(incident: &Incident, component_ids: &[ComponentId]) -> DetailsValues {
+    let mut ids: Vec<i64> = component_ids.iter().map(|c| c.0).collect();
+    ids.sort_unstable();
     DetailsValues {
         version: incident.version,
         title: incident.title.clone(),
@@ -264,7 +358,34 @@ pub fn details_of(incident: &Incident) -> DetailsValues {
         environment: incident.environment.clone(),
         conference_url: incident.conference_url.clone().unwrap_or_default(),
         customer_impact: incident.customer_impact.clone(),
+        kind: incident.kind().as_str().to_owned(),
+        detection_source: incident.detection_source().as_str().to_owned(),
+        components: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
     }
+}
+
+/// An entry as the room shows it.
+pub fn entry_view(e: crate::db::timeline::Entry, author: Option<String>, tz: chrono_tz::Tz) -> EntryView {
+    let kind = e.kind();
+    EntryView {
+        id: e.id.0,
+        time: local_time(e.occurred_at, tz),
+        iso: iso(e.occurred_at),
+        backdated: (e.recorded_at - e.occurred_at).num_seconds() > 60,
+        author: author.unwrap_or_else(|| "Firebreak".to_owned()),
+        body_html: e.body_html,
+        body: e.body,
+        kind,
+        highlighted: e.highlighted,
+        corrects: e.corrects_id.map(|c| c.0),
+    }
+}
+
+/// What a live room compares to know whether its side panels are current:
+/// the incident's version and the newest entry that records an action.
+pub async fn panel_state(conn: &mut diesel_async::AsyncPgConnection, incident: &Incident) -> Result<String, AppError> {
+    let action = timeline::latest_action_id(conn, incident.id).await?.map(|e| e.0).unwrap_or(0);
+    Ok(format!("{}-{action}", incident.version))
 }
 
 /// Builds the room for a viewer, or 404 when they may not see it.
@@ -276,6 +397,19 @@ pub async fn build(
     newest_first: bool,
     feedback: Feedback,
 ) -> Result<RoomPage, AppError> {
+    build_with(state, user, layout, id, newest_first, false, feedback).await
+}
+
+/// `build`, optionally with every timeline entry rather than the newest.
+pub async fn build_with(
+    state: &AppState,
+    user: &CurrentUser,
+    layout: Layout,
+    id: IncidentId,
+    newest_first: bool,
+    all_entries: bool,
+    feedback: Feedback,
+) -> Result<RoomPage, AppError> {
     let Feedback { errors, form, conflict } = feedback;
     let tz = user.time_zone;
     let now = Utc::now();
@@ -284,9 +418,20 @@ pub async fn build(
     if !can_view(&mut conn, &incident, &user.actor()).await? {
         return Err(AppError::NotFound);
     }
-    let component_names = components::for_incident(&mut conn, id).await?.into_iter().map(|c| c.name).collect();
+    let incident_components = components::for_incident(&mut conn, id).await?;
+    let component_ids: Vec<ComponentId> = incident_components.iter().map(|c| c.id).collect();
+    let component_names = incident_components.into_iter().map(|c| c.name).collect();
+    let all_components =
+        if user.role.allows(Role::Responder) { components::list(&mut conn).await? } else { Vec::new() };
     let holders = incident_roles::all_for(&mut conn, id).await?;
-    let entries = timeline::list_for(&mut conn, id).await?;
+    let (entries, total_entries) = if all_entries {
+        let all = timeline::list_for(&mut conn, id).await?;
+        let n = all.len() as i64;
+        (all, n)
+    } else {
+        timeline::list_recent(&mut conn, id, NEWEST_ENTRIES).await?
+    };
+    let panel_state = panel_state(&mut conn, &incident).await?;
     let task_rows = tasks::list_for(&mut conn, id).await?;
     let change_rows = change_requests::list_for(&mut conn, id).await?;
     let all_users = users::list(&mut conn).await?;
@@ -383,29 +528,14 @@ pub async fn build(
             .collect(),
     };
 
-    let mut entry_views: Vec<EntryView> = entries
-        .into_iter()
-        .map(|(e, author)| {
-            let kind = e.kind();
-            EntryView {
-                id: e.id.0,
-                time: local_time(e.occurred_at, tz),
-                iso: iso(e.occurred_at),
-                backdated: (e.recorded_at - e.occurred_at).num_seconds() > 60,
-                author: author.unwrap_or_else(|| "Firebreak".to_owned()),
-                body_html: e.body_html,
-                body: e.body,
-                kind,
-                highlighted: e.highlighted,
-                corrects: e.corrects_id.map(|c| c.0),
-            }
-        })
-        .collect();
+    let earlier = total_entries - entries.len() as i64;
+    let last_entry_id = entries.iter().map(|(e, _)| e.id.0).max().unwrap_or(0);
+    let mut entry_views: Vec<EntryView> = entries.into_iter().map(|(e, author)| entry_view(e, author, tz)).collect();
     if newest_first {
         entry_views.reverse();
     }
 
-    let task_views = task_rows
+    let task_views: Vec<TaskView> = task_rows
         .into_iter()
         .map(|(t, assignee)| {
             let overrun = match (t.timebox_minutes, t.started_at, t.status().is_finished()) {
@@ -432,7 +562,7 @@ pub async fn build(
             }
         })
         .collect();
-    let change_views = change_rows
+    let change_views: Vec<ChangeView> = change_rows
         .into_iter()
         .map(|c| {
             let decided = match (c.decided_by, c.decided_at) {
@@ -483,7 +613,32 @@ pub async fn build(
         .filter(|u| !u.disabled && u.role().allows(Role::Responder))
         .map(|u| (u.id, u.display_name.clone()))
         .collect();
-    let details = form.details.clone().unwrap_or_else(|| details_of(&incident));
+    let current_details = details_of(&incident, &component_ids);
+    let details = form.details.clone().unwrap_or_else(|| current_details.clone());
+    let details_original = form.details_original.clone().unwrap_or(current_details);
+    let input_time = |t: Option<chrono::DateTime<Utc>>| {
+        t.map(|t| t.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
+    };
+    let review = if is_lead && status == IncidentStatus::Resolved {
+        vec![
+            ("impact_started_at", "Impact started", input_time(Some(incident.impact_started_at))),
+            ("detected_at", "Detected", input_time(Some(incident.detected_at))),
+            ("acknowledged_at", "Acknowledged", input_time(incident.acknowledged_at)),
+            ("mitigated_at", "Mitigated", input_time(incident.mitigated_at)),
+        ]
+    } else {
+        Vec::new()
+    };
+    let head = HeadView {
+        impact_for: format_duration(now - incident.impact_started_at),
+        impact_since: iso(incident.impact_started_at),
+        pending_changes: if is_lead {
+            change_views.iter().filter(|c: &&ChangeView| c.status == ChangeStatus::Pending).count()
+        } else {
+            0
+        },
+        overruns: task_views.iter().filter(|t| t.overrun.is_some()).map(|t| (t.id, t.title.clone())).collect(),
+    };
 
     Ok(RoomPage {
         layout: layout.at("incidents"),
@@ -512,6 +667,13 @@ pub async fn build(
         conflict,
         comms,
         panels,
+        head,
+        earlier,
+        last_entry_id,
+        panel_state,
+        all_components,
+        details_original,
+        review,
         incident,
     })
 }
@@ -524,6 +686,7 @@ pub async fn show(
     query: web::Query<RoomQuery>,
 ) -> Result<HttpResponse, AppError> {
     let newest_first = query.order != "oldest";
-    let page = build(&state, &user, layout, *id, newest_first, Feedback::default()).await?;
+    let all = !query.all.is_empty();
+    let page = build_with(&state, &user, layout, *id, newest_first, all, Feedback::default()).await?;
     render(StatusCode::OK, &page)
 }
