@@ -23,6 +23,19 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format);
+    // Without DATABASE_URL every command (serve, migrate, user add) uses Firebreak's own
+    // PostgreSQL, started here when it is not running; dropped last, it stops the server
+    // unless another Firebreak process still uses it.
+    let _cluster = match &settings.embedded {
+        None => None,
+        Some(e) => match db::embedded::Cluster::start(&e.data_dir, e.pg_bin.as_deref()) {
+            Ok(cluster) => Some(cluster),
+            Err(e) => {
+                eprintln!("firebreak: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
@@ -45,6 +58,11 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let base_url = settings.base_url.clone();
         let app = Application::build(settings).await?;
         tracing::info!(%bind, port = app.port(), %base_url, "Firebreak is listening");
+        let ip = if bind.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { bind.ip() };
+        let local = std::net::SocketAddr::new(ip, app.port());
+        // Printed from a task that runs once the server is being polled, so its signal
+        // handlers are in place: a SIGTERM right after this line is a clean stop.
+        actix_web::rt::spawn(async move { println!("Firebreak is ready at http://{local}/") });
         app.run_until_stopped().await?;
         Ok(())
     })
