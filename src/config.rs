@@ -25,6 +25,8 @@ pub enum Command {
     Serve,
     /// Create the database if needed, apply migrations, and exit.
     Migrate,
+    /// Fill a new database with a believable example (people, components, incidents) to look around.
+    Demo,
     /// Manage users from the command line.
     User {
         #[command(subcommand)]

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
+        Command::Demo => demo(settings),
         Command::User { command: UserCommand::Add { email, name, role, time_zone } } => {
             add_user(settings, NewUserInput { email, display_name: name, role, password: String::new(), time_zone })
         }
@@ -105,6 +106,21 @@ fn add_user(settings: Settings, mut input: NewUserInput) -> anyhow::Result<()> {
             }
             Err(e) => Err(e.into()),
         }
+    })
+}
+
+fn demo(settings: Settings) -> anyhow::Result<()> {
+    migrate_quietly(&settings)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let pool = db::build_pool(settings.database_url.expose_secret(), 2)?;
+        let made = firebreak::services::demo::fill(&pool, &settings).await?;
+        println!(
+            "Added a demo: {} components, {} incidents (one resolved with its post-mortem, one active).",
+            made.components, made.incidents
+        );
+        println!("Sign in as {} with the password {}", made.admin_email, made.admin_password);
+        Ok(())
     })
 }
 

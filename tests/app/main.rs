@@ -12,6 +12,7 @@ mod api;
 mod browser;
 mod cli;
 mod components;
+mod demo;
 mod embedded;
 mod followups;
 mod health;
