@@ -17,6 +17,7 @@ mod embedded;
 mod followups;
 mod health;
 mod incidents;
+mod instances;
 mod mail;
 mod maintenance;
 mod meetings;
