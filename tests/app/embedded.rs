@@ -192,11 +192,18 @@ fn assert_stopped_cleanly(data: &DataFolder, postmaster: u32) {
     assert!(!data.0.join("postgres/postmaster.pid").exists(), "postmaster.pid is left behind");
 }
 
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
 fn cluster_folder_is_private(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     for sub in ["postgres", "run"] {
-        let mode = std::fs::metadata(dir.join(sub)).expect("folder exists").permissions().mode();
-        assert_eq!(mode & 0o777, 0o700, "{sub} is private to PostgreSQL's user");
+        let meta = std::fs::metadata(dir.join(sub)).expect("folder exists");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{sub} is private to PostgreSQL's user");
+        if running_as_root() {
+            assert_ne!(meta.uid(), 0, "as root, {sub} belongs to the unprivileged user PostgreSQL runs as");
+        }
     }
 }
 
@@ -296,4 +303,23 @@ fn the_binary_does_not_need_libpq_where_it_runs() {
     assert!(out.status.success(), "ldd failed: {}", String::from_utf8_lossy(&out.stderr));
     assert!(libs.contains("libc"), "ldd lists the C library: {libs}");
     assert!(!libs.contains("libpq"), "the binary links libpq dynamically:\n{libs}");
+}
+
+#[test]
+fn as_root_a_data_folder_postgresql_cannot_reach_is_refused_in_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    if !running_as_root() {
+        eprintln!("not running as root: nothing to check");
+        return;
+    }
+    let data = DataFolder::new();
+    let private = data.0.join("private");
+    std::fs::create_dir_all(&private).expect("mkdir");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let out = data.firebreak().env("FIREBREAK_DATA", private.join("data")).output().expect("run firebreak");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("firebreak:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("refuses to run as root") && lines[0].contains("FIREBREAK_DATA"), "{stderr}");
 }
