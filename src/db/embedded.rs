@@ -343,6 +343,8 @@ impl Cluster {
         cluster_lock.lock()?;
         self.users_lock.unlock()?;
         match self.users_lock.try_lock() {
+            // A start that failed half-way may have left nothing running.
+            Ok(()) if !self.is_running()? => {}
             Ok(()) => {
                 self.stop()?;
                 tracing::info!("stopped Firebreak's PostgreSQL server");
