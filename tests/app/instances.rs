@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
+use futures_util::StreamExt;
 use rand::RngCore;
 use reqwest::StatusCode;
 
@@ -128,9 +129,23 @@ async fn with_one_of_two_instances_killed_the_room_keeps_working_and_queued_emai
     first.signal("KILL");
     first.wait();
 
-    // The room keeps working through the other instance: the same session,
-    // a new note, the note on the page.
+    // The room keeps working through the other instance: the same session
+    // reconnects to the live stream (as the page's EventSource does), a new
+    // note arrives on it as a change, and the note is on the page.
+    let mut live = browser.get(&format!("{room}/events")).await.bytes_stream();
+    live.next().await.expect("a first chunk").expect("bytes");
     browser.submit(&room, &format!("{room}/notes"), &[("body", "Standby promoted after the crash")]).await;
+    let seen = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = live.next().await {
+            if String::from_utf8_lossy(&chunk.expect("bytes")).contains("event: change") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the live stream tells of the note within 5 seconds");
+    assert!(seen);
     let html = browser.page(&room).await;
     assert!(html.contains("Standby promoted after the crash"), "the note is in the room");
     let sent = post_update(&browser, &id, &update("After the crash: payments recovering.")).await;
