@@ -97,6 +97,7 @@ diesel::table! {
         body -> Text,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        idempotency_key -> Nullable<Text>,
     }
 }
 
@@ -237,6 +238,7 @@ diesel::table! {
         confirmed_at -> Nullable<Timestamptz>,
         confirmation_sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        manage_token -> Text,
     }
 }
 

@@ -17,6 +17,8 @@ pub struct Subscriber {
     pub confirmed_at: Option<DateTime<Utc>>,
     pub confirmation_sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The preferences link's token (good for nothing else).
+    pub manage_token: String,
 }
 
 /// The subscriber with this address (any case), locked for the caller's transaction.
@@ -32,6 +34,26 @@ pub async fn find_by_email_for_update(conn: &mut AsyncPgConnection, email: &str)
 
 pub async fn find_by_token(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<Option<Subscriber>> {
     subscribers::table.filter(subscribers::token.eq(token)).select(Subscriber::as_select()).first(conn).await.optional()
+}
+
+/// The confirmed subscriber whose preferences link carries this token.
+pub async fn find_by_manage_token(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<Option<Subscriber>> {
+    subscribers::table
+        .filter(subscribers::manage_token.eq(token))
+        .filter(subscribers::confirmed_at.is_not_null())
+        .select(Subscriber::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The components a subscriber chose (meaningful when not following all).
+pub async fn components_of(conn: &mut AsyncPgConnection, id: SubscriberId) -> QueryResult<Vec<ComponentId>> {
+    subscriber_components::table
+        .filter(subscriber_components::subscriber_id.eq(id))
+        .select(subscriber_components::component_id)
+        .load(conn)
+        .await
 }
 
 /// Inserts a subscriber, or does nothing when the address raced in first
@@ -55,7 +77,7 @@ pub async fn insert(
         .optional()
 }
 
-/// Replaces the components an unconfirmed subscriber chose.
+/// Replaces the components a subscriber follows.
 pub async fn set_components(
     conn: &mut AsyncPgConnection,
     id: SubscriberId,

@@ -46,6 +46,8 @@ pub struct NewUpdate<'a> {
     pub body: &'a str,
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
+    /// The sender's idempotency key: one update per key and incident.
+    pub idempotency_key: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUpdate<'_>) -> QueryResult<Update> {
@@ -61,6 +63,17 @@ pub async fn list_for(conn: &mut AsyncPgConnection, id: IncidentId) -> QueryResu
         .select((Update::as_select(), users::display_name.nullable()))
         .load(conn)
         .await
+}
+
+/// The update an incident already has for this idempotency key.
+pub async fn find_by_key(conn: &mut AsyncPgConnection, id: IncidentId, key: &str) -> QueryResult<Option<Update>> {
+    incident_updates::table
+        .filter(incident_updates::incident_id.eq(id))
+        .filter(incident_updates::idempotency_key.eq(key))
+        .select(Update::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// The most recent update of an incident.

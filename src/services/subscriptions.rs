@@ -143,10 +143,10 @@ fn already_subscribed(settings: &Settings, s: &Subscriber) -> Result<crate::db::
         subject: format!("You are already subscribed to {} status updates", settings.status_page_name),
         heading: "You are already subscribed".to_owned(),
         body: "Someone asked to subscribe this address again. You are already subscribed, so nothing changed.\n\n\
-               To follow different components, unsubscribe with the link below and subscribe again."
+               To follow different components, open your preferences with the link below."
             .to_owned(),
-        link_label: "View the status page".to_owned(),
-        link_url: link(settings, "/status"),
+        link_label: "Choose the components you follow".to_owned(),
+        link_url: preferences_link(settings, &s.manage_token),
         footer: None,
         unsubscribe_url: Some(unsubscribe_link(settings, &s.token)),
         incident_id: None,
@@ -180,6 +180,80 @@ pub async fn unsubscribe(pool: &DbPool, token: &str) -> Result<bool, ServiceErro
     }
     let mut conn = pool.get().await?;
     Ok(subscribers::delete_by_token(&mut conn, token).await?)
+}
+
+/// A subscriber's preferences page: the address and what it follows.
+#[derive(Debug, Clone)]
+pub struct Preferences {
+    pub subscriber: Subscriber,
+    pub all_components: bool,
+    /// Public ids of the components followed (when not all).
+    pub components: Vec<String>,
+}
+
+/// The preferences behind a manage link; `None` for an unknown link.
+pub async fn preferences(pool: &DbPool, token: &str) -> Result<Option<Preferences>, ServiceError> {
+    if !valid_manage_token(token) {
+        return Ok(None);
+    }
+    let mut conn = pool.get().await?;
+    let Some(subscriber) = subscribers::find_by_manage_token(&mut conn, token).await? else { return Ok(None) };
+    let chosen = subscribers::components_of(&mut conn, subscriber.id).await?;
+    let known = components::list(&mut conn).await?;
+    let components = known.iter().filter(|c| chosen.contains(&c.id)).map(|c| c.public_id.clone()).collect();
+    Ok(Some(Preferences { all_components: subscriber.all_components, subscriber, components }))
+}
+
+/// Saves which components a subscriber follows, from the preferences page
+/// (the same fields as the subscribe form; the address cannot change here).
+pub async fn save_preferences(
+    pool: &DbPool,
+    token: &str,
+    input: &SubscribeInput,
+) -> Result<Option<Preferences>, ServiceError> {
+    if !valid_manage_token(token) {
+        return Ok(None);
+    }
+    let all = input.scope.trim() != "chosen";
+    let mut conn = pool.get().await?;
+    let known = components::list(&mut conn).await?;
+    let mut errors = FieldErrors::new();
+    let mut chosen = Vec::new();
+    if !all {
+        for public_id in &input.components {
+            match known.iter().find(|c| c.public_id == public_id.trim()) {
+                Some(c) => chosen.push(c.id),
+                None => errors.add("components", "Choose components from the list."),
+            }
+        }
+        if input.components.is_empty() {
+            errors.add("components", "Tick at least one component, or choose everything.");
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let saved = conn
+        .transaction(async |conn| {
+            let Some(s) = subscribers::find_by_manage_token(conn, token).await? else { return Ok(false) };
+            subscribers::set_components(conn, s.id, all, &chosen).await?;
+            Ok::<_, ServiceError>(true)
+        })
+        .await?;
+    if !saved {
+        return Ok(None);
+    }
+    drop(conn);
+    preferences(pool, token).await
+}
+
+/// The preferences page of a subscriber (linked from every email they get).
+pub fn preferences_link(settings: &Settings, manage_token: &str) -> String {
+    link(settings, &format!("/status/subscriptions/{manage_token}/preferences"))
+}
+
+fn valid_manage_token(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn valid_token(token: &str) -> bool {

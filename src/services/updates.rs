@@ -40,6 +40,42 @@ pub struct UpdateInput {
     pub component_status: Vec<String>,
     /// Which button was pressed: `preview` or `send`.
     pub action: String,
+    /// When the shown preview was composed (RFC 3339): "send" computes every
+    /// time in the message from it, so the text sent is the text read.
+    pub composed_at: String,
+    /// The fingerprint of the previewed messages: "send" refuses to send
+    /// anything else and shows the new text instead.
+    pub preview_digest: String,
+    /// One per compose form: a double click or a retried POST sends once.
+    pub idempotency_key: String,
+}
+
+/// The longest idempotency key accepted (the form's are 43 characters).
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// How long a preview stays good for: a "send" from an older preview is
+/// composed afresh (and so shown again, since its text changed).
+const PREVIEW_LIFETIME: chrono::Duration = chrono::Duration::hours(6);
+
+/// One kind of recipient's email, exactly as the outbox will hold it.
+#[derive(Debug, Clone)]
+pub struct PreviewedEmail {
+    /// Who gets this version.
+    pub audience: &'static str,
+    pub subject: String,
+    pub text: String,
+}
+
+/// What "send" did.
+#[derive(Debug)]
+pub enum Sent {
+    /// The update is written and its emails queued.
+    Sent(Update),
+    /// This form was already sent (same idempotency key): nothing new.
+    AlreadySent(Update),
+    /// The messages differ from the preview the sender read (the incident or
+    /// the form changed since): nothing was sent; here is the new preview.
+    PreviewChanged(Box<Prepared>),
 }
 
 /// A checked update, ready to preview or send.
@@ -56,6 +92,12 @@ pub struct Prepared {
     pub affected: Vec<ComponentId>,
     /// How many confirmed subscribers a public update reaches.
     pub subscribers: i64,
+    /// The instant every time in the message is computed from.
+    pub composed_at: DateTime<Utc>,
+    /// Each kind of recipient's email (subject and text part), as sent.
+    pub emails: Vec<PreviewedEmail>,
+    /// A fingerprint of `emails`, carried by the form from preview to send.
+    pub digest: String,
 }
 
 /// Who may speak for an incident: its communications lead, its lead, or an admin.
@@ -93,12 +135,17 @@ fn moves_status(current: IncidentStatus, drafted: IncidentStatus) -> bool {
 /// Parses and checks the form against the incident as it is now.
 async fn prepare_in(
     conn: &mut AsyncPgConnection,
+    settings: &Settings,
     incident: &Incident,
     tz: chrono_tz::Tz,
     input: &UpdateInput,
     now: DateTime<Utc>,
+    composed_at: DateTime<Utc>,
 ) -> Result<Prepared, ServiceError> {
     let mut errors = FieldErrors::new();
+    if input.idempotency_key.len() > MAX_IDEMPOTENCY_KEY || input.idempotency_key.chars().any(char::is_control) {
+        errors.add("idempotency_key", "Reload the form: its idempotency key is not one Firebreak made.");
+    }
     let status = errors.check("status", IncidentStatus::parse(&input.status));
     if status == Some(IncidentStatus::Closed) {
         errors.add("status", "Updates describe investigating, identified, monitoring or resolved.");
@@ -207,7 +254,7 @@ async fn prepare_in(
             .collect(),
         impact,
         actions,
-        next_update_at: next.map(|m| now + chrono::Duration::minutes(m)),
+        next_update_at: next.map(|m| composed_at + chrono::Duration::minutes(m)),
     };
     let composed = update_rules::compose(&draft);
     let internal_recipients =
@@ -215,12 +262,93 @@ async fn prepare_in(
     let affected: Vec<ComponentId> = affected.iter().map(|c| c.id).collect();
     let subscribers =
         if audience.is_public() { subscribers::count_confirmed_for_components(conn, &affected).await? } else { 0 };
-    Ok(Prepared { draft, composed, audience, groups, changes, internal_recipients, affected, subscribers })
+    let mut prepared = Prepared {
+        draft,
+        composed,
+        audience,
+        groups,
+        changes,
+        internal_recipients,
+        affected,
+        subscribers,
+        composed_at,
+        emails: Vec::new(),
+        digest: String::new(),
+    };
+    prepared.emails = previewed_emails(settings, incident, &prepared)?;
+    prepared.digest = digest(&prepared.emails);
+    Ok(prepared)
+}
+
+/// What the preview puts where each subscriber's own links go.
+const PREVIEW_UNSUBSCRIBE: &str = "(each subscriber's own unsubscribe link)";
+const PREVIEW_PREFERENCES: &str = "(each subscriber's own preferences link)";
+
+/// The foot of every subscriber email: why they get it and where to change that.
+fn subscriber_footer(settings: &Settings, preferences_url: &str) -> String {
+    format!(
+        "You receive this because you subscribed to {} status updates.\nChoose the components you follow: {preferences_url}",
+        settings.status_page_name
+    )
+}
+
+/// The subject and text part each kind of recipient gets, rendered by the
+/// same code that fills the outbox.
+fn previewed_emails(
+    settings: &Settings,
+    incident: &Incident,
+    p: &Prepared,
+) -> Result<Vec<PreviewedEmail>, ServiceError> {
+    let mut out = Vec::new();
+    if p.audience.is_internal() {
+        let message =
+            internal_email(settings, incident, p).to(settings, "", "preview@invalid").map_err(anyhow::Error::from)?;
+        out.push(PreviewedEmail {
+            audience: "Internal stakeholders",
+            subject: message.subject,
+            text: message.text_body,
+        });
+    }
+    if p.audience.is_public() {
+        let mut email = public_email(settings, incident, p);
+        email.unsubscribe_url = Some(PREVIEW_UNSUBSCRIBE.to_owned());
+        let message = email.to(settings, "", "preview@invalid").map_err(anyhow::Error::from)?;
+        out.push(PreviewedEmail {
+            audience: "Status page subscribers",
+            subject: message.subject,
+            text: message.text_body,
+        });
+    }
+    Ok(out)
+}
+
+/// A fingerprint of the previewed messages (SHA-256, hex).
+fn digest(emails: &[PreviewedEmail]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for e in emails {
+        for part in [e.audience, &e.subject, &e.text] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The instant a "send" composes its message from: the preview's, while it
+/// is recent, so a minute passing between preview and send changes nothing.
+fn composed_base(input: &UpdateInput, now: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(input.composed_at.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|t| *t <= now + chrono::Duration::minutes(1) && now - *t <= PREVIEW_LIFETIME)
+        .unwrap_or(now)
 }
 
 /// Checks the form and shows what would be sent, changing nothing.
 pub async fn preview(
     pool: &DbPool,
+    settings: &Settings,
     actor: &Actor,
     tz: chrono_tz::Tz,
     id: IncidentId,
@@ -232,7 +360,8 @@ pub async fn preview(
         return Err(ServiceError::NotFound);
     }
     require_sender(&mut conn, id, actor).await?;
-    prepare_in(&mut conn, &incident, tz, input, Utc::now()).await
+    let now = Utc::now();
+    prepare_in(&mut conn, settings, &incident, tz, input, now, now).await
 }
 
 /// Sends the update: everything it causes is written in one transaction,
@@ -244,13 +373,55 @@ pub async fn send(
     tz: chrono_tz::Tz,
     id: IncidentId,
     input: &UpdateInput,
-) -> Result<Update, ServiceError> {
+) -> Result<Sent, ServiceError> {
     let now = Utc::now();
+    let key = Some(input.idempotency_key.trim()).filter(|k| !k.is_empty());
     let mut conn = pool.get().await?;
-    conn.transaction(async |conn| {
-        let incident = load_for_change(conn, actor, id).await?;
-        let me = require_sender(conn, id, actor).await?;
-        let p = prepare_in(conn, &incident, tz, input, now).await?;
+    let sent = conn
+        .transaction(async |conn| {
+            let incident = load_for_change(conn, actor, id).await?;
+            let me = require_sender(conn, id, actor).await?;
+            if let Some(key) = key
+                && let Some(update) = updates::find_by_key(conn, id, key).await?
+            {
+                return Ok(Sent::AlreadySent(update));
+            }
+            let p = prepare_in(conn, settings, &incident, tz, input, now, composed_base(input, now)).await?;
+            if !input.preview_digest.trim().is_empty() && input.preview_digest.trim() != p.digest {
+                return Ok(Sent::PreviewChanged(Box::new(p)));
+            }
+            write(conn, settings, id, incident, me, &p, key, now).await.map(Sent::Sent)
+        })
+        .await;
+    match sent {
+        // Two sends with one key at the same moment: the second waited for
+        // the first's commit and hit the unique index; it sent nothing.
+        Err(ServiceError::Unexpected(e)) if key.is_some() && is_duplicate_key(&e) => {
+            let update =
+                updates::find_by_key(&mut conn, id, key.unwrap_or_default()).await?.ok_or(ServiceError::NotFound)?;
+            Ok(Sent::AlreadySent(update))
+        }
+        other => other,
+    }
+}
+
+fn is_duplicate_key(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<diesel::result::Error>().is_some_and(super::components::is_unique_violation)
+}
+
+/// Writes everything one update causes, in the caller's transaction.
+#[expect(clippy::too_many_arguments, reason = "the pieces of one send, each used once")]
+async fn write(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    id: IncidentId,
+    incident: Incident,
+    me: UserId,
+    p: &Prepared,
+    key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Update, ServiceError> {
+    {
         let mut incident = incident;
         if moves_status(incident.status(), p.draft.status) {
             incident = move_status(conn, settings, &incident, p.draft.status, me, now).await?;
@@ -269,6 +440,7 @@ pub async fn send(
                 body: &p.composed.body,
                 created_by: Some(me),
                 created_at: now,
+                idempotency_key: key,
             },
         )
         .await?;
@@ -301,7 +473,7 @@ pub async fn send(
 
         let mut messages = Vec::new();
         if p.audience.is_internal() {
-            let email = internal_email(settings, &incident, &p);
+            let email = internal_email(settings, &incident, p);
             for m in &p.internal_recipients {
                 messages.push(email.to(settings, &m.name, &m.email).map_err(anyhow::Error::from)?);
             }
@@ -310,7 +482,7 @@ pub async fn send(
         if p.audience.is_public() {
             let subs = subscribers::confirmed_for_components(conn, &p.affected).await?;
             subscriber_count = subs.len();
-            messages.extend(public_emails(settings, &incident, &p, &subs)?);
+            messages.extend(public_emails(settings, &incident, p, &subs)?);
         }
         outbox::enqueue(conn, &messages).await?;
 
@@ -337,8 +509,7 @@ pub async fn send(
         component_status::notify_status_changed(conn).await?;
         notify(conn, id).await?;
         Ok(update)
-    })
-    .await
+    }
 }
 
 fn internal_email(settings: &Settings, incident: &Incident, p: &Prepared) -> Email {
@@ -364,26 +535,30 @@ fn public_emails(
     p: &Prepared,
     subs: &[Subscriber],
 ) -> Result<Vec<NewMessage>, ServiceError> {
-    let mut email = Email {
+    let mut email = public_email(settings, incident, p);
+    let mut out = Vec::with_capacity(subs.len());
+    for s in subs {
+        email.footer =
+            Some(subscriber_footer(settings, &super::subscriptions::preferences_link(settings, &s.manage_token)));
+        email.unsubscribe_url = Some(unsubscribe_link(settings, &s.token));
+        out.push(email.to(settings, "", &s.email).map_err(anyhow::Error::from)?);
+    }
+    Ok(out)
+}
+
+/// The subscribers' email, before each one's unsubscribe link is set.
+fn public_email(settings: &Settings, incident: &Incident, p: &Prepared) -> Email {
+    Email {
         kind: "status_update",
         subject: format!("[{}] {}", settings.status_page_name, p.composed.subject),
         heading: p.composed.subject.clone(),
         body: p.composed.body.clone(),
         link_label: "Follow this incident".to_owned(),
         link_url: link(settings, &format!("/status/incidents/{}", incident.public_id)),
-        footer: Some(format!(
-            "You receive this because you subscribed to {} status updates.",
-            settings.status_page_name
-        )),
+        footer: Some(subscriber_footer(settings, PREVIEW_PREFERENCES)),
         unsubscribe_url: None,
         incident_id: Some(incident.id),
-    };
-    let mut out = Vec::with_capacity(subs.len());
-    for s in subs {
-        email.unsubscribe_url = Some(unsubscribe_link(settings, &s.token));
-        out.push(email.to(settings, "", &s.email).map_err(anyhow::Error::from)?);
     }
-    Ok(out)
 }
 
 /// The one-click unsubscribe URL of a subscriber (also its List-Unsubscribe).
@@ -479,5 +654,8 @@ pub fn prefill(
         groups: Vec::new(),
         component_status: Vec::new(),
         action: String::new(),
+        composed_at: String::new(),
+        preview_digest: String::new(),
+        idempotency_key: crate::domain::alerts::new_token(),
     }
 }

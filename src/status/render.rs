@@ -296,7 +296,7 @@ pub fn history_page(
     let body = HistoryTemplate {
         name: &id.name,
         stale: None,
-        days: view::by_day(components, incidents),
+        days: view::by_month(components, incidents),
         page,
         pages,
         newer: (page > 1).then(|| link((page - 1).min(pages))),

@@ -60,6 +60,11 @@ impl TimeView {
     pub fn day(d: NaiveDate) -> TimeView {
         TimeView { iso: d.format("%Y-%m-%d").to_string(), text: d.format("%b %-d, %Y").to_string() }
     }
+
+    /// A month, e.g. "2026-12" / "December 2026".
+    pub fn month(d: NaiveDate) -> TimeView {
+        TimeView { iso: d.format("%Y-%m").to_string(), text: d.format("%B %Y").to_string() }
+    }
 }
 
 pub struct DayView {
@@ -103,6 +108,8 @@ pub struct IncidentView {
     pub components: String,
     pub started: TimeView,
     pub resolved: Option<TimeView>,
+    /// From impact start to resolution, e.g. "1 h 20 min", once resolved.
+    pub duration: Option<String>,
     pub updates: Vec<UpdateView>,
     /// The published post-mortem's summary on the incident's page, once there is one.
     pub postmortem_url: Option<String>,
@@ -128,6 +135,8 @@ pub struct MaintenanceView {
 pub struct PastDay {
     pub date: TimeView,
     pub incidents: Vec<IncidentView>,
+    /// Incidents declared that day and still active (shown above, not here).
+    pub ongoing: usize,
 }
 
 /// A component the subscribe form offers.
@@ -183,18 +192,13 @@ pub fn front_page(data: &Data) -> FrontPage {
         .filter_map(|n| today.checked_sub_days(Days::new(u64::from(n))))
         .map(|date| PastDay {
             date: TimeView::day(date),
+            // Active incidents are listed once, in full, above.
+            ongoing: data.incidents.iter().filter(|i| i.declared_at.date_naive() == date && i.is_active()).count(),
             incidents: data
                 .incidents
                 .iter()
-                .filter(|i| i.declared_at.date_naive() == date)
-                .map(|i| {
-                    // Active ones are shown in full above; here only their latest word.
-                    let mut view = incident(&data.components, i);
-                    if i.is_active() {
-                        view.updates.truncate(1);
-                    }
-                    view
-                })
+                .filter(|i| i.declared_at.date_naive() == date && !i.is_active())
+                .map(|i| incident(&data.components, i))
                 .collect(),
         })
         .collect();
@@ -264,6 +268,7 @@ pub fn incident(components: &[ComponentRow], i: &IncidentData) -> IncidentView {
         components: names(components, &i.components),
         started: TimeView::of(i.impact_started_at),
         resolved: i.public_resolved_at().map(TimeView::of),
+        duration: i.public_resolved_at().map(|end| crate::domain::metrics::format_duration(end - i.impact_started_at)),
         updates: i
             .updates
             .iter()
@@ -301,18 +306,19 @@ fn maintenance_view(components: &[ComponentRow], m: &MaintenanceData) -> Mainten
     }
 }
 
-/// Incidents grouped by the day they were declared, newest day first.
-pub fn by_day(components: &[ComponentRow], incidents: &[IncidentData]) -> Vec<PastDay> {
-    let mut days: Vec<PastDay> = Vec::new();
+/// Incidents grouped by the month they were declared, newest first, as
+/// Statuspage's history shows them (the incidents come newest first).
+pub fn by_month(components: &[ComponentRow], incidents: &[IncidentData]) -> Vec<PastDay> {
+    let mut months: Vec<PastDay> = Vec::new();
     for i in incidents {
-        let date = i.declared_at.date_naive();
+        let month = TimeView::month(i.declared_at.date_naive());
         let view = incident(components, i);
-        match days.last_mut() {
-            Some(day) if day.date.iso == TimeView::day(date).iso => day.incidents.push(view),
-            _ => days.push(PastDay { date: TimeView::day(date), incidents: vec![view] }),
+        match months.last_mut() {
+            Some(m) if m.date.iso == month.iso => m.incidents.push(view),
+            _ => months.push(PastDay { date: month, incidents: vec![view], ongoing: 0 }),
         }
     }
-    days
+    months
 }
 
 /// Status classes the stylesheet knows, for a unit test below.

@@ -24,7 +24,111 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/status/subscribe", web::post().to(submit))
         .route("/status/subscriptions/{token}/confirm", web::get().to(confirm))
         .route("/status/subscriptions/{token}/unsubscribe", web::get().to(unsubscribe_page))
-        .route("/status/subscriptions/{token}/unsubscribe", web::post().to(unsubscribe));
+        .route("/status/subscriptions/{token}/unsubscribe", web::post().to(unsubscribe))
+        .route("/status/subscriptions/{token}/preferences", web::get().to(preferences))
+        .route("/status/subscriptions/{token}/preferences", web::post().to(save_preferences));
+}
+
+#[derive(Template)]
+#[template(path = "subscriptions/preferences.html")]
+pub struct PreferencesPage {
+    pub name: String,
+    pub stale: Option<NoStale>,
+    pub token: String,
+    pub email: String,
+    pub unsubscribe_url: String,
+    pub form: SubscribeInput,
+    pub errors: FieldErrors,
+    pub saved: bool,
+    pub components: Vec<Component>,
+}
+
+impl PreferencesPage {
+    pub fn chosen(&self) -> bool {
+        self.form.scope == "chosen"
+    }
+    pub fn component_checked(&self, public_id: &str) -> bool {
+        self.form.components.iter().any(|c| c == public_id)
+    }
+}
+
+async fn preferences_page(
+    state: &AppState,
+    status: StatusCode,
+    token: &str,
+    prefs: &svc::Preferences,
+    form: SubscribeInput,
+    errors: FieldErrors,
+    saved: bool,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.pool.get().await?;
+    let components = components::list(&mut conn).await?;
+    let page = PreferencesPage {
+        name: state.settings.status_page_name.clone(),
+        stale: None,
+        token: token.to_owned(),
+        email: prefs.subscriber.email.clone(),
+        unsubscribe_url: format!("/status/subscriptions/{}/unsubscribe", prefs.subscriber.token),
+        form,
+        errors,
+        saved,
+        components,
+    };
+    render(status, &page)
+}
+
+fn form_of(prefs: &svc::Preferences) -> SubscribeInput {
+    SubscribeInput {
+        email: prefs.subscriber.email.clone(),
+        scope: if prefs.all_components { "all" } else { "chosen" }.to_owned(),
+        components: prefs.components.clone(),
+    }
+}
+
+fn unknown_link(state: &AppState) -> Result<HttpResponse, AppError> {
+    message(
+        state,
+        StatusCode::NOT_FOUND,
+        "This link is no longer valid",
+        "The subscription was withdrawn or the link is incomplete. You can subscribe again from the status page.",
+    )
+}
+
+/// `GET /status/subscriptions/{token}/preferences`: what this address follows.
+pub async fn preferences(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    match svc::preferences(&state.pool, &token).await? {
+        Some(prefs) => {
+            let form = form_of(&prefs);
+            preferences_page(&state, StatusCode::OK, &token, &prefs, form, FieldErrors::new(), false).await
+        }
+        None => unknown_link(&state),
+    }
+}
+
+/// `POST /status/subscriptions/{token}/preferences`: saves the choice of components.
+pub async fn save_preferences(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, AppError> {
+    if is_cross_site(&req) {
+        return Err(AppError::Forbidden);
+    }
+    let form: SubscribeInput =
+        serde_html_form::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("preferences form: {e}")))?;
+    match svc::save_preferences(&state.pool, &token, &form).await {
+        Ok(Some(prefs)) => {
+            let saved = form_of(&prefs);
+            preferences_page(&state, StatusCode::OK, &token, &prefs, saved, FieldErrors::new(), true).await
+        }
+        Ok(None) => unknown_link(&state),
+        Err(ServiceError::Invalid(errors)) => {
+            let Some(prefs) = svc::preferences(&state.pool, &token).await? else { return unknown_link(&state) };
+            preferences_page(&state, StatusCode::UNPROCESSABLE_ENTITY, &token, &prefs, form, errors, false).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The public layout shows a staleness note on snapshot pages; these pages

@@ -768,3 +768,33 @@ async fn the_status_page_stays_up_when_the_database_goes_away() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(get(&app, "/status").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_active_incident_is_listed_once_and_a_resolved_one_looks_resolved() {
+    let app = spawn_app().await;
+    let s = seed(&app).await;
+    let html = get(&app, "/status").await.text().await.expect("body");
+    let link = format!("href=\"/status/incidents/{}\"", s.public.public_id);
+    assert_eq!(html.matches(&link).count(), 1, "the active incident once, under Active incidents");
+    assert!(html.contains("is still active: see above."), "its day says where it is");
+    // The resolved one is muted and says how long it lasted.
+    let resolved = format!("incident-{}\"", s.resolved.public_id);
+    let start = html.find(&resolved).expect("the resolved incident is listed");
+    let article = &html[html[..start].rfind("<article").expect("its article")..];
+    let article = &article[..article.find("</article>").expect("its end")];
+    assert!(article.contains("incident-resolved"), "muted: {article}");
+    assert!(article.contains("Resolved</span> after "), "with its duration: {article}");
+}
+
+#[tokio::test]
+async fn the_history_groups_incidents_by_month() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let history = get(&app, "/status/history").await.text().await.expect("body");
+    // The seeded incidents were all declared within the last week: one or two months.
+    let months = history.matches("<h2 id=\"month-").count();
+    assert!((1..=2).contains(&months), "a heading per month, not per day: {history}");
+    let month = chrono::Utc::now().format("%B %Y").to_string();
+    let last_week = (chrono::Utc::now() - chrono::Duration::days(7)).format("%B %Y").to_string();
+    assert!(history.contains(&format!(">{month}</time>")) || history.contains(&format!(">{last_week}</time>")));
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Browser, TestApp, html_of, location};
+use crate::helpers::{Browser, TestApp, html_of, location, spawn_app};
 use crate::smtp::{MailSink, ReceivedMail, spawn_app_with_sink};
 use firebreak::domain::Role;
 
@@ -118,7 +118,12 @@ async fn an_update_reaches_every_member_of_the_chosen_groups_exactly_once() {
     let room = browser.page(&format!("/incidents/{id}")).await;
     assert!(room.contains("sent an update to 3 internal stakeholders"), "on the timeline");
     assert!(room.contains("Last update sent"));
-    assert!(room.contains("Identified"), "the status moved with the update");
+    // The status moved with the update: its own timeline entry, and the record.
+    assert!(room.contains("changed the status: Investigating → Identified."), "on the timeline: {room}");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM incidents WHERE id = {id} AND status = 'identified'")).await,
+        1
+    );
     // Internal only: the incident stays off the status page.
     assert_eq!(app.count("SELECT count(*) AS n FROM incidents WHERE visibility = 'public'").await, 0);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -278,4 +283,203 @@ async fn the_room_nudges_when_the_promised_update_is_late() {
     exec(&app, &format!("INSERT INTO incident_updates (incident_id, status, audience, impact_started_at, next_update_at, subject, body) VALUES ({id}, 'investigating', 'internal', now() - interval '2 hours', now() - interval '15 minutes', 'Investigating: Queue backlog', 'x')")).await;
     let room = browser.page(&format!("/incidents/{id}")).await;
     assert!(room.contains("The next update was promised by"), "{room}");
+}
+
+/// The value of the form field `name` in a page (hidden inputs included).
+fn field_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("a field named {name}")) + marker.len();
+    let end = html[start..].find('"').expect("the value's end") + start;
+    unescape(&html[start..end])
+}
+
+/// The text of the element with this id, as a person reads it.
+fn element_text(html: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\">");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("an element #{id}")) + marker.len();
+    let end = html[start..].find("</").expect("the element's end") + start;
+    unescape(&html[start..end])
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#38;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// Previews an update and returns (preview page, the fields to send it with).
+async fn preview_then_send_fields(
+    browser: &Browser,
+    id: &str,
+    fields: &[(&str, &str)],
+) -> (String, Vec<(String, String)>) {
+    let mut preview_fields: Vec<(&str, &str)> = fields.to_vec();
+    preview_fields.push(("action", "preview"));
+    let page = html_of(post_update(browser, id, &preview_fields).await, StatusCode::OK).await;
+    let mut send: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    for name in ["composed_at", "preview_digest", "idempotency_key"] {
+        send.push((name.to_owned(), field_value(&page, name)));
+    }
+    send.push(("action".to_owned(), "send".to_owned()));
+    (page, send)
+}
+
+async fn send_fields(browser: &Browser, id: &str, fields: &[(String, String)]) -> reqwest::Response {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    post_update(browser, id, &fields).await
+}
+
+#[tokio::test]
+async fn the_email_sent_is_the_one_previewed_even_when_the_minute_changes_in_between() {
+    let (app, sink) = app_with_mail().await;
+    let execs = group(&app, "executives", &[("Ann", "ann@example.test")]).await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Checkout errors"), ("severity", "2")]).await;
+    let mut fields = base_fields("identified", "internal");
+    fields.push(("groups", execs.as_str()));
+
+    // Preview in the last seconds of a minute, send in the next one: the
+    // "next update at" time must not move by that minute.
+    wait_until(|| chrono::Utc::now().timestamp() % 60 >= 58, Duration::from_secs(65)).await;
+    let minute = chrono::Utc::now().timestamp() / 60;
+    let (preview, send) = preview_then_send_fields(&browser, &id, &fields).await;
+    let previewed_subject = element_text(&preview, "preview-subject");
+    let previewed_text = element_text(&preview, "preview-body");
+    assert!(previewed_text.contains("Next update by"), "the preview promises the next update: {previewed_text}");
+    wait_until(|| chrono::Utc::now().timestamp() / 60 > minute, Duration::from_secs(5)).await;
+
+    let sent = send_fields(&browser, &id, &send).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER, "sent");
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    let mail = parsed(&mails[0]);
+    assert_eq!(mail.subject(), Some(previewed_subject.as_str()), "the subject previewed");
+    let received = mail.body_text(0).expect("a text part").replace("\r\n", "\n");
+    assert_eq!(received.trim_end(), previewed_text.trim_end(), "the text part is the text previewed");
+}
+
+#[tokio::test]
+async fn a_form_changed_after_its_preview_is_shown_again_instead_of_sent() {
+    let (app, sink) = app_with_mail().await;
+    let execs = group(&app, "executives", &[("Ann", "ann@example.test")]).await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Checkout errors")]).await;
+    let mut fields = base_fields("identified", "internal");
+    fields.push(("groups", execs.as_str()));
+    let (_, mut send) = preview_then_send_fields(&browser, &id, &fields).await;
+    for (k, v) in &mut send {
+        if k == "actions" {
+            *v = "We are failing over to the second region.".to_owned();
+        }
+    }
+    let page = html_of(send_fields(&browser, &id, &send).await, StatusCode::CONFLICT).await;
+    assert!(page.contains("nothing was sent"), "says why: {page}");
+    assert!(element_text(&page, "preview-body").contains("failing over to the second region"), "the new text is shown");
+    assert_eq!(app.count("SELECT count(*) AS n FROM incident_updates").await, 0);
+    assert_eq!(app.count("SELECT count(*) AS n FROM outbox").await, 0);
+
+    // Sending from the new preview goes through.
+    let (_, send) = preview_then_send_fields(&browser, &id, &send_pairs(&send)).await;
+    assert_eq!(send_fields(&browser, &id, &send).await.status(), StatusCode::SEE_OTHER);
+    sink.wait_for(1, Duration::from_secs(20)).await;
+}
+
+fn send_pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "composed_at" | "preview_digest" | "idempotency_key" | "action"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn sending_the_same_form_twice_sends_one_update() {
+    let (app, sink) = app_with_mail().await;
+    let execs = group(&app, "executives", &[("Ann", "ann@example.test"), ("Bob", "bob@example.test")]).await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Checkout errors")]).await;
+    let mut fields = base_fields("identified", "internal");
+    fields.push(("groups", execs.as_str()));
+    let (_, send) = preview_then_send_fields(&browser, &id, &fields).await;
+    // A double click: both POSTs at once, then a retry.
+    let (a, b) = tokio::join!(send_fields(&browser, &id, &send), send_fields(&browser, &id, &send));
+    assert_eq!((a.status(), b.status()), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
+    assert_eq!(send_fields(&browser, &id, &send).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT count(*) AS n FROM incident_updates").await, 1, "one update");
+    sink.wait_for(2, Duration::from_secs(20)).await;
+    let room = browser.page(&format!("/incidents/{id}")).await;
+    assert_eq!(room.matches("sent an update to 2 internal stakeholders").count(), 1, "one timeline entry");
+    assert_eq!(app.count("SELECT count(*) AS n FROM outbox").await, 2, "one email each");
+}
+
+/// Waits (polling) until `condition` holds; panics after `limit`.
+async fn wait_until(condition: impl Fn() -> bool, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "the condition did not hold within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The path of the first link in `text` that contains `part`.
+fn link_path(text: &str, part: &str) -> String {
+    let url = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http") && w.contains(part))
+        .unwrap_or_else(|| panic!("a link with {part} in: {text}"));
+    url::Url::parse(url).expect("a URL").path().to_owned()
+}
+
+#[tokio::test]
+async fn a_subscriber_chooses_components_from_the_link_in_an_email_and_then_hears_only_about_them() {
+    let (app, sink) = app_with_mail().await;
+    let api = component(&app, "API").await;
+    let web = component(&app, "Website").await;
+    let web_public = scalar(&app, &format!("SELECT public_id AS v FROM components WHERE id = {web}")).await;
+    exec(&app, "INSERT INTO subscribers (email, token, all_components, confirmed_at) VALUES ('sam@example.test', 'a', TRUE, now())").await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let api_incident = declare(&browser, &[("title", "API errors"), ("components", api.as_str())]).await;
+    let mut fields = base_fields("investigating", "public");
+    fields.push(("action", "send"));
+    assert_eq!(post_update(&browser, &api_incident, &fields).await.status(), StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    let text = parsed(&mails[0]).body_text(0).expect("a text part").to_string();
+    assert!(text.contains("Choose the components you follow:"), "{text}");
+    let preferences = link_path(&text, "/preferences");
+
+    // The page shows what the address follows today and saves a new choice.
+    let visitor = app.browser();
+    let page = visitor.page(&preferences).await;
+    assert!(page.contains("sam@example.test"));
+    assert!(page.contains("id=\"scope-all\" name=\"scope\" value=\"all\" checked"), "everything, for now");
+    let none = visitor.post_raw(&preferences, &[("scope", "chosen")]).await;
+    let refused = html_of(none, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(refused.contains("Tick at least one component"), "{refused}");
+    let saved = visitor.post_raw(&preferences, &[("scope", "chosen"), ("components", web_public.as_str())]).await;
+    let saved = html_of(saved, StatusCode::OK).await;
+    assert!(saved.contains("Your preferences are saved."));
+    assert!(saved.contains(&format!("value=\"{web_public}\" checked")), "the choice is shown back");
+
+    // An update about the API no longer reaches them; one about the website does.
+    let mut second = base_fields("identified", "public");
+    second.push(("action", "send"));
+    assert_eq!(post_update(&browser, &api_incident, &second).await.status(), StatusCode::SEE_OTHER);
+    let web_incident = declare(&browser, &[("title", "Website down"), ("components", web.as_str())]).await;
+    assert_eq!(post_update(&browser, &web_incident, &fields).await.status(), StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert!(parsed(&mails[1]).subject().is_some_and(|s| s.contains("Website down")), "only the website's update");
+    assert_eq!(app.count("SELECT count(*) AS n FROM outbox WHERE to_address = 'sam@example.test'").await, 2);
+}
+
+#[tokio::test]
+async fn a_preferences_link_that_is_not_one_shows_a_clear_page() {
+    let app = spawn_app().await;
+    let response = app.browser().get(&format!("/status/subscriptions/{}/preferences", "0".repeat(64))).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.expect("body").contains("This link is no longer valid"));
 }

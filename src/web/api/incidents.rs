@@ -25,7 +25,7 @@ use crate::domain::incident::{DetectionSource, IncidentKind, IncidentStatus, Sev
 use crate::domain::status::{Audience, ComponentStatus};
 use crate::domain::updates::NEXT_UPDATE_CHOICES;
 use crate::services::incidents::{DeclareInput, can_view};
-use crate::services::updates::UpdateInput;
+use crate::services::updates::{Sent, UpdateInput};
 use crate::startup::AppState;
 
 type ApiResult = Result<HttpResponse, actix_web::Error>;
@@ -663,16 +663,33 @@ pub async fn send_update(
         groups: body.groups.unwrap_or_default().iter().map(i64::to_string).collect(),
         component_status,
         action: "send".to_owned(),
+        idempotency_key: idempotency_key(&req)?,
+        ..UpdateInput::default()
     };
-    let update = crate::services::updates::send(&state.pool, &state.settings, &actor.actor, chrono_tz::UTC, id, &input)
+    let sent = crate::services::updates::send(&state.pool, &state.settings, &actor.actor, chrono_tz::UTC, id, &input)
         .await
         .map_err(|e| ApiError::from_service(e, UPDATE_FIELDS))?;
+    // A retry with the same Idempotency-Key answers with the update it sent.
+    let (status, update) = match sent {
+        Sent::Sent(update) => (StatusCode::CREATED, update),
+        Sent::AlreadySent(update) => (StatusCode::OK, update),
+        Sent::PreviewChanged(_) => return Err(ApiError::Unexpected(anyhow::anyhow!("the API sends no preview")).into()),
+    };
     let mut conn = state.pool.get().await.map_err(ApiError::from)?;
     let sender = match update.created_by {
         Some(u) => crate::db::users::find(&mut conn, u).await.map_err(ApiError::from)?.map(|u| u.display_name),
         None => None,
     };
-    Ok(json(StatusCode::CREATED, &update_json(&update, sender.as_ref()))?)
+    Ok(json(status, &update_json(&update, sender.as_ref()))?)
+}
+
+/// The `Idempotency-Key` header, when given: one update per key.
+fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(String::new()) };
+    match value.to_str() {
+        Ok(key) if !key.trim().is_empty() && key.len() <= 200 => Ok(key.trim().to_owned()),
+        _ => Err(ApiError::BadRequest("The Idempotency-Key header must be 1 to 200 visible ASCII characters.".into())),
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::db::{IncidentId, components, incidents, stakeholders, updates};
 use crate::domain::incident::IncidentStatus;
 use crate::domain::status::{Audience, ComponentStatus};
 use crate::domain::updates::NEXT_UPDATE_CHOICES;
-use crate::services::updates::{self as svc, Prepared, UpdateInput};
+use crate::services::updates::{self as svc, Prepared, Sent, UpdateInput};
 use crate::services::{FieldErrors, ServiceError, incidents::can_view};
 use crate::startup::AppState;
 use crate::web::csrf::CsrfForm;
@@ -110,6 +110,11 @@ async fn page(
     errors: FieldErrors,
     preview: Option<Prepared>,
 ) -> Result<UpdatePage, AppError> {
+    let mut form = form;
+    if form.idempotency_key.trim().is_empty() {
+        // Every form shown carries a key, so its "Send update" happens once.
+        form.idempotency_key = crate::domain::alerts::new_token();
+    }
     let mut conn = state.pool.get().await?;
     let incident = incidents::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
     if !can_view(&mut conn, &incident, &user.actor()).await? {
@@ -181,12 +186,32 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let id = *id;
     let actor = user.actor();
+    let mut form = form;
     if form.action == "send" {
         match svc::send(&state.pool, &state.settings, &actor, user.time_zone, id, &form).await {
-            Ok(update) => {
+            Ok(Sent::Sent(update)) => {
                 state.status.refresh().await;
                 session::flash(&session, FlashKind::Success, format!("Update sent: {}", update.subject));
                 return Ok(see_other(&format!("/incidents/{id}")));
+            }
+            Ok(Sent::AlreadySent(update)) => {
+                session::flash(
+                    &session,
+                    FlashKind::Success,
+                    format!("This update was already sent: {}", update.subject),
+                );
+                return Ok(see_other(&format!("/incidents/{id}")));
+            }
+            Ok(Sent::PreviewChanged(prepared)) => {
+                // Nothing was sent: show what would go out now, to be read and sent again.
+                freeze(&mut form, &prepared);
+                let mut errors = FieldErrors::new();
+                errors.add(
+                    "preview",
+                    "The message changed since your preview (the incident or the form changed), so nothing was sent. Read the new preview below and send again.",
+                );
+                let page = page(&state, &user, layout, id, form, errors, Some(*prepared)).await?;
+                return render(StatusCode::CONFLICT, &page);
             }
             Err(ServiceError::Invalid(errors)) => {
                 let page = page(&state, &user, layout, id, form, errors, None).await?;
@@ -195,8 +220,9 @@ pub async fn submit(
             Err(e) => return Err(e.into()),
         }
     }
-    match svc::preview(&state.pool, &actor, user.time_zone, id, &form).await {
+    match svc::preview(&state.pool, &state.settings, &actor, user.time_zone, id, &form).await {
         Ok(prepared) => {
+            freeze(&mut form, &prepared);
             render(StatusCode::OK, &page(&state, &user, layout, id, form, FieldErrors::new(), Some(prepared)).await?)
         }
         Err(ServiceError::Invalid(errors)) => {
@@ -204,4 +230,10 @@ pub async fn submit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The form remembers the preview it shows, so "Send update" sends that text.
+fn freeze(form: &mut UpdateInput, prepared: &Prepared) {
+    form.composed_at = prepared.composed_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    form.preview_digest = prepared.digest.clone();
 }
