@@ -9,7 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub mod sign_in;
 
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/firebreak";
+/// The default `FIREBREAK_DATA`: where the embedded PostgreSQL keeps its cluster.
+pub const DEFAULT_DATA_DIR: &str = "firebreak-data";
 
 #[derive(Debug, Parser)]
 #[command(name = "firebreak", version, about = "Self-hosted incident response")]
@@ -26,6 +27,8 @@ pub enum Command {
     Serve,
     /// Create the database if needed, apply migrations, and exit.
     Migrate,
+    /// Fill a new database with a believable example (people, components, incidents) to look around.
+    Demo,
     /// Manage users from the command line.
     User {
         #[command(subcommand)]
@@ -52,9 +55,17 @@ pub enum UserCommand {
 
 #[derive(Debug, Args)]
 pub struct SettingsArgs {
-    /// PostgreSQL URL; the database is created when missing.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, global = true)]
-    pub database_url: String,
+    /// PostgreSQL URL; the database is created when missing. Without it, Firebreak runs its own
+    /// PostgreSQL in FIREBREAK_DATA.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// The folder of the embedded PostgreSQL (used when DATABASE_URL is not set).
+    #[arg(long, env = "FIREBREAK_DATA", default_value = DEFAULT_DATA_DIR, global = true)]
+    pub data_dir: String,
+    /// The folder holding PostgreSQL's server programs (initdb, pg_ctl) for the embedded database;
+    /// found on its own when not set.
+    #[arg(long, env = "PG_BIN", global = true)]
+    pub pg_bin: Option<String>,
     /// Address to listen on, host:port.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8080", global = true)]
     pub bind: String,
@@ -127,10 +138,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// Firebreak's own PostgreSQL, when `DATABASE_URL` is not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedDatabase {
+    /// Absolute.
+    pub data_dir: std::path::PathBuf,
+    pub pg_bin: Option<std::path::PathBuf>,
+}
+
 /// Checked settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The operator's database, or the embedded cluster's socket URL.
     pub database_url: SecretString,
+    /// Set when Firebreak must start its own PostgreSQL (`database_url` points at it).
+    pub embedded: Option<EmbeddedDatabase>,
     pub bind: SocketAddr,
     pub base_url: url::Url,
     /// Raw key bytes (at least 64); `None` means "generate one".
@@ -176,7 +198,13 @@ fn bad(env: &'static str, flag: &'static str, problem: impl Into<String>) -> Con
 
 impl Settings {
     pub fn from_args(args: &SettingsArgs) -> Result<Settings, ConfigError> {
-        let database_url = parse_database_url(&args.database_url)?;
+        let (database_url, embedded) = match args.database_url.as_deref() {
+            Some(url) => (parse_database_url(url)?, None),
+            None => {
+                let embedded = parse_embedded(&args.data_dir, args.pg_bin.as_deref())?;
+                (SecretString::from(crate::db::embedded::database_url(&embedded.data_dir)), Some(embedded))
+            }
+        };
         let bind = args.bind.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| {
             bad("BIND", "bind", format!("is {:?}: expected host:port, e.g. 127.0.0.1:8080", args.bind))
         })?;
@@ -297,6 +325,7 @@ impl Settings {
         };
         Ok(Settings {
             database_url,
+            embedded,
             bind,
             base_url,
             session_key,
@@ -350,6 +379,17 @@ fn parse_database_url(s: &str) -> Result<SecretString, ConfigError> {
     Ok(SecretString::from(s.to_owned()))
 }
 
+fn parse_embedded(data_dir: &str, pg_bin: Option<&str>) -> Result<EmbeddedDatabase, ConfigError> {
+    if data_dir.trim().is_empty() {
+        return Err(bad("FIREBREAK_DATA", "data-dir", "is empty: name a folder, e.g. firebreak-data"));
+    }
+    let data_dir = std::path::absolute(data_dir.trim()).map_err(|e| {
+        bad("FIREBREAK_DATA", "data-dir", format!("is {data_dir:?}, which cannot be made absolute: {e}"))
+    })?;
+    let pg_bin = pg_bin.map(str::trim).filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
+    Ok(EmbeddedDatabase { data_dir, pg_bin })
+}
+
 fn parse_base_url(s: &str) -> Result<url::Url, ConfigError> {
     let url =
         url::Url::parse(s.trim()).map_err(|e| bad("BASE_URL", "base-url", format!("is {s:?}, not a URL: {e}")))?;
@@ -396,7 +436,9 @@ mod tests {
     #[test]
     fn defaults_need_no_configuration() {
         let s = Settings::from_args(&args(&[])).expect("defaults are valid");
-        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        let embedded = s.embedded.as_ref().expect("without DATABASE_URL the database is embedded");
+        assert!(embedded.data_dir.is_absolute() && embedded.data_dir.ends_with(DEFAULT_DATA_DIR));
+        assert!(s.database_url.expose_secret().starts_with("postgres:///firebreak?host="));
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.base_url.as_str(), "http://127.0.0.1:8080/");
         assert!(!s.is_https());
@@ -412,6 +454,13 @@ mod tests {
         assert_eq!(e.env, "SMTP_URL");
         let e = Settings::from_args(&args(&["--database-url", "mysql://x/y"])).expect_err("bad db");
         assert_eq!(e.env, "DATABASE_URL");
+    }
+
+    #[test]
+    fn a_database_url_turns_the_embedded_database_off() {
+        let s = Settings::from_args(&args(&["--database-url", "postgres://db/firebreak"])).expect("valid");
+        assert_eq!(s.database_url.expose_secret(), "postgres://db/firebreak");
+        assert!(s.embedded.is_none());
     }
 
     #[test]

@@ -23,9 +23,23 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format);
+    // Without DATABASE_URL every command (serve, migrate, user add) uses Firebreak's own
+    // PostgreSQL, started here when it is not running; dropped last, it stops the server
+    // unless another Firebreak process still uses it.
+    let _cluster = match &settings.embedded {
+        None => None,
+        Some(e) => match db::embedded::Cluster::start(&e.data_dir, e.pg_bin.as_deref()) {
+            Ok(cluster) => Some(cluster),
+            Err(e) => {
+                eprintln!("firebreak: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
+        Command::Demo => demo(settings),
         Command::User { command: UserCommand::Add { email, name, role, time_zone } } => {
             add_user(settings, NewUserInput { email, display_name: name, role, password: String::new(), time_zone })
         }
@@ -45,6 +59,11 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let base_url = settings.base_url.clone();
         let app = Application::build(settings).await?;
         tracing::info!(%bind, port = app.port(), %base_url, "Firebreak is listening");
+        let ip = if bind.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { bind.ip() };
+        let local = std::net::SocketAddr::new(ip, app.port());
+        // Printed from a task that runs once the server is being polled, so its signal
+        // handlers are in place: a SIGTERM right after this line is a clean stop.
+        actix_web::rt::spawn(async move { println!("Firebreak is ready at http://{local}/") });
         app.run_until_stopped().await?;
         Ok(())
     })
@@ -87,6 +106,21 @@ fn add_user(settings: Settings, mut input: NewUserInput) -> anyhow::Result<()> {
             }
             Err(e) => Err(e.into()),
         }
+    })
+}
+
+fn demo(settings: Settings) -> anyhow::Result<()> {
+    migrate_quietly(&settings)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let pool = db::build_pool(settings.database_url.expose_secret(), 2)?;
+        let made = firebreak::services::demo::fill(&pool, &settings).await?;
+        println!(
+            "Added a demo: {} components, {} incidents (one resolved with its post-mortem, one active).",
+            made.components, made.incidents
+        );
+        println!("Sign in as {} with the password {}", made.admin_email, made.admin_password);
+        Ok(())
     })
 }
 

@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod change_requests;
 pub mod component_status;
 pub mod components;
+pub mod embedded;
 pub mod ids;
 pub mod incident_roles;
 pub mod incidents;

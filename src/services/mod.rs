@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod api_tokens;
 pub mod auth;
 pub mod components;
+pub mod demo;
 pub mod followups;
 pub mod incidents;
 pub mod maintenance;

@@ -149,6 +149,7 @@ pub fn test_settings(db_url: &str) -> Settings {
     rand::rng().fill_bytes(&mut key);
     Settings {
         database_url: SecretString::from(db_url.to_owned()),
+        embedded: None,
         bind: "127.0.0.1:0".parse().expect("addr"),
         base_url: url::Url::parse("http://127.0.0.1").expect("url"),
         session_key: Some(SecretString::from(base64::engine::general_purpose::STANDARD.encode(key))),
