@@ -108,6 +108,10 @@ pub struct SettingsArgs {
     /// Seconds between runs of the overdue follow-up digest job (each owner gets at most one digest a day).
     #[arg(long, env = "DIGEST_INTERVAL_SECS", default_value = "600", global = true)]
     pub digest_interval_secs: String,
+    /// Seconds in one "minute" of an escalation policy's waits and of the one-message-a-minute
+    /// limit per contact method. Only tests change it.
+    #[arg(long, env = "ESCALATION_MINUTE_SECS", default_value = "60", global = true, hide = true)]
+    pub escalation_minute_secs: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +146,8 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// How often the overdue follow-up digest job looks for digests to send.
     pub digest_interval: std::time::Duration,
+    /// The length of one minute of escalation waits and paging rate limits (60 s but in tests).
+    pub escalation_minute: std::time::Duration,
 }
 
 /// A bad setting: its variable name, its flag and what is wrong.
@@ -286,6 +292,16 @@ impl Settings {
             webhook_retry_base,
             metrics_token,
             digest_interval,
+            escalation_minute: match args.escalation_minute_secs.trim().parse::<f64>() {
+                Ok(n) if (0.05..=60.0).contains(&n) => std::time::Duration::from_secs_f64(n),
+                _ => {
+                    return Err(bad(
+                        "ESCALATION_MINUTE_SECS",
+                        "escalation-minute-secs",
+                        format!("is {:?}: expected a number of seconds from 0.05 to 60", args.escalation_minute_secs),
+                    ));
+                }
+            },
         })
     }
 

@@ -94,6 +94,8 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     crate::services::followups::spawn_digest_job(pool.clone(), settings.clone());
     crate::services::alerts::spawn_retention_job(pool.clone());
     crate::services::webhooks::spawn_worker(pool.clone(), settings.clone());
+    crate::services::paging::spawn_worker(pool.clone(), settings.clone());
+    crate::services::shift_notices::spawn_job(pool.clone(), settings.clone());
     let state = Data::new(AppState { pool, settings, setup_done: AtomicBool::new(false), events, status });
     let state = Arc::clone(&state.into_inner());
     // Request counts for /metrics, shared by every HTTP worker of this instance.

@@ -329,6 +329,59 @@ pub fn is_night(tz: Tz, at: DateTime<Utc>) -> bool {
     !(7..22).contains(&h)
 }
 
+/// The nearest-rank percentile `p` (0–100) of some values, `None` when there are none.
+pub fn percentile(values: &[i64], p: u32) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (u64::from(p.min(100)) * sorted.len() as u64).div_ceil(100).max(1);
+    sorted.get(usize::try_from(rank - 1).ok()?).copied()
+}
+
+/// One shift in a calendar feed.
+#[derive(Debug, Clone)]
+pub struct FeedShift {
+    /// Stable for this shift: the same schedule, person and start give the same UID.
+    pub uid: String,
+    pub summary: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// An RFC 5545 calendar of shifts (a subscription feed: no METHOD), times in
+/// UTC, CRLF line ends, folded lines. It says nothing beyond names and times.
+pub fn shifts_ics(name: &str, shifts: &[FeedShift], stamp: DateTime<Utc>) -> String {
+    use super::calendar::{escape_text, fold, utc_stamp};
+    let mut out = String::new();
+    for line in [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//Firebreak//On-call shifts//EN".to_owned(),
+        "CALSCALE:GREGORIAN".to_owned(),
+        format!("X-WR-CALNAME:{}", escape_text(name)),
+    ] {
+        out.push_str(&fold(&line));
+    }
+    for s in shifts {
+        for line in [
+            "BEGIN:VEVENT".to_owned(),
+            format!("UID:{}", s.uid),
+            format!("DTSTAMP:{}", utc_stamp(stamp)),
+            format!("DTSTART:{}", utc_stamp(s.start)),
+            format!("DTEND:{}", utc_stamp(s.end)),
+            format!("SUMMARY:{}", escape_text(&s.summary)),
+            "TRANSP:TRANSPARENT".to_owned(),
+            "END:VEVENT".to_owned(),
+        ] {
+            out.push_str(&fold(&line));
+        }
+    }
+    out.push_str(&fold("END:VCALENDAR"));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use chrono_tz::Europe::Berlin;
@@ -568,9 +621,119 @@ mod tests {
     }
 
     #[test]
+    fn a_feed_is_crlf_utc_and_names_only_people_and_times() {
+        let shift = FeedShift {
+            uid: "shift-1-2-1767600000@example.test".into(),
+            summary: "On call: Payments, primary (Ann)".into(),
+            start: utc(2026, 1, 5, 8, 0),
+            end: utc(2026, 1, 6, 8, 0),
+        };
+        let ics = shifts_ics("Payments", &[shift], utc(2026, 1, 1, 0, 0));
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
+        assert!(ics.contains("DTSTART:20260105T080000Z\r\nDTEND:20260106T080000Z\r\n"));
+        assert!(ics.contains("SUMMARY:On call: Payments\\, primary (Ann)\r\n"));
+        assert!(ics.ends_with("END:VCALENDAR\r\n"));
+        assert!(!ics.replace("\r\n", "").contains('\n'));
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        assert_eq!(percentile(&[], 50), None);
+        assert_eq!(percentile(&[30, 10, 20], 50), Some(20));
+        let v: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile(&v, 90), Some(9));
+        assert_eq!(percentile(&v, 50), Some(5));
+        assert_eq!(percentile(&[7], 90), Some(7));
+    }
+
+    #[test]
     fn spans_are_bounded() {
         let r = rotation(vec![daily(&["ann", "bob"], date(2026, 1, 1), time(9, 0))]);
         let shifts = r.shifts(utc(2026, 1, 1, 8, 0), utc(2036, 1, 1, 0, 0));
         assert!(shifts.last().is_some_and(|s| s.end <= utc(2026, 1, 1, 8, 0) + MAX_SPAN));
+    }
+}
+
+/// Whether an outgoing URL (ntfy topic, webhook) may be called: only http(s),
+/// and never a loopback, private, link-local or otherwise internal address
+/// unless its host is in `allowed_hosts` (set by an admin). `resolved` are the
+/// addresses the host name resolved to, checked too (a public name can point
+/// inside).
+pub fn outgoing_url_allowed(
+    url: &url::Url,
+    resolved: &[std::net::IpAddr],
+    allowed_hosts: &[String],
+) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("Use an https:// (or http://) URL.".into());
+    }
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_lowercase();
+    if host.is_empty() {
+        return Err("The URL needs a host name.".into());
+    }
+    if allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+        return Ok(());
+    }
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Err("Firebreak does not call internal addresses (localhost) unless an admin allows the host.".into());
+    }
+    let literal = host.parse::<std::net::IpAddr>().ok();
+    for ip in literal.iter().chain(resolved) {
+        if is_internal(*ip) {
+            return Err(format!("Firebreak does not call internal addresses ({ip}) unless an admin allows the host."));
+        }
+    }
+    Ok(())
+}
+
+/// Loopback, private, link-local, unspecified, shared (CGNAT) or unique-local addresses.
+pub fn is_internal(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            v6.is_loopback() || v6.is_unspecified() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    fn check(u: &str, resolved: &[&str], allowed: &[&str]) -> Result<(), String> {
+        let url = url::Url::parse(u).expect("url");
+        let resolved: Vec<std::net::IpAddr> = resolved.iter().map(|r| r.parse().expect("ip")).collect();
+        let allowed: Vec<String> = allowed.iter().map(|s| (*s).to_owned()).collect();
+        outgoing_url_allowed(&url, &resolved, &allowed)
+    }
+
+    #[test]
+    fn internal_addresses_are_refused_unless_an_admin_allows_the_host() {
+        assert!(check("https://ntfy.sh/firebreak", &["159.203.148.75"], &[]).is_ok());
+        assert!(check("http://127.0.0.1:8080/x", &[], &[]).is_err());
+        assert!(check("http://localhost/x", &[], &[]).is_err());
+        assert!(check("http://[::1]/x", &[], &[]).is_err());
+        assert!(check("http://169.254.169.254/latest", &[], &[]).is_err());
+        assert!(check("http://10.1.2.3/", &[], &[]).is_err());
+        assert!(check("https://inside.example.com/", &["192.168.1.4"], &[]).is_err());
+        assert!(check("http://[fd00::1]/", &[], &[]).is_err());
+        assert!(check("http://[::ffff:127.0.0.1]/", &[], &[]).is_err());
+        assert!(check("ftp://ntfy.sh/x", &[], &[]).is_err());
+        assert!(check("http://127.0.0.1:8080/x", &[], &["127.0.0.1"]).is_ok());
+        assert!(check("http://ntfy.internal/x", &["10.0.0.5"], &["ntfy.internal"]).is_ok());
     }
 }

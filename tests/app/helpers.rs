@@ -166,6 +166,8 @@ pub fn test_settings(db_url: &str) -> Settings {
         webhook_retry_base: std::time::Duration::from_millis(200),
         metrics_token: None,
         digest_interval: std::time::Duration::from_secs(600),
+        // Escalation waits and paging rate limits: a "minute" is half a second in tests.
+        escalation_minute: std::time::Duration::from_millis(500),
     }
 }
 

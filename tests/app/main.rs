@@ -20,6 +20,7 @@ mod maintenance;
 mod meetings;
 mod metrics;
 mod migrations;
+mod oncall;
 mod postmortems;
 mod reports;
 mod runbooks;
