@@ -130,6 +130,10 @@ pub struct SettingsArgs {
     pub db_start_timeout_secs: String,
     #[command(flatten)]
     pub sign_in: sign_in::SignInArgs,
+    /// Seconds in one "minute" of an escalation policy's waits and of the one-message-a-minute
+    /// limit per contact method. Only tests change it.
+    #[arg(long, env = "ESCALATION_MINUTE_SECS", default_value = "60", global = true, hide = true)]
+    pub escalation_minute_secs: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +185,8 @@ pub struct Settings {
     pub sign_in: sign_in::SignInSettings,
     /// Hosts outgoing requests may reach even when they resolve inside (`services::outgoing`).
     pub outgoing_allowed_hosts: Vec<String>,
+    /// The length of one minute of escalation waits and paging rate limits (60 s but in tests).
+    pub escalation_minute: std::time::Duration,
 }
 
 /// A bad setting: its variable name, its flag and what is wrong.
@@ -350,6 +356,16 @@ impl Settings {
                 .map(|h| h.trim().trim_start_matches('[').trim_end_matches(']').to_lowercase())
                 .filter(|h| !h.is_empty())
                 .collect(),
+            escalation_minute: match args.escalation_minute_secs.trim().parse::<f64>() {
+                Ok(n) if (0.05..=60.0).contains(&n) => std::time::Duration::from_secs_f64(n),
+                _ => {
+                    return Err(bad(
+                        "ESCALATION_MINUTE_SECS",
+                        "escalation-minute-secs",
+                        format!("is {:?}: expected a number of seconds from 0.05 to 60", args.escalation_minute_secs),
+                    ));
+                }
+            },
         })
     }
 

@@ -98,6 +98,8 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     crate::services::followups::spawn_digest_job(pool.clone(), settings.clone());
     crate::services::alerts::spawn_retention_job(pool.clone());
     crate::services::webhooks::spawn_worker(pool.clone(), settings.clone(), &events);
+    crate::services::paging::spawn_worker(pool.clone(), settings.clone(), &events);
+    crate::services::shift_notices::spawn_job(pool.clone(), settings.clone());
     let oidc = match &settings.sign_in.oidc {
         Some(o) => Some(Arc::new(crate::services::oidc::OidcProvider::new(o.clone(), &settings.base_url)?)),
         None => None,

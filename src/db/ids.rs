@@ -127,3 +127,27 @@ typed_id!(
     /// A row of `alert_payloads`.
     AlertPayloadId
 );
+typed_id!(
+    /// A row of `oncall_schedules`.
+    ScheduleId
+);
+typed_id!(
+    /// A row of `oncall_layers`.
+    LayerId
+);
+typed_id!(
+    /// A row of `escalation_policies`.
+    PolicyId
+);
+typed_id!(
+    /// A row of `pages`.
+    PageId
+);
+typed_id!(
+    /// A row of `contact_methods`.
+    ContactMethodId
+);
+typed_id!(
+    /// A row of `page_notifications`.
+    PageNotificationId
+);

@@ -21,6 +21,7 @@ use tokio::sync::broadcast;
 use super::IncidentId;
 use super::component_status::STATUS_CHANNEL;
 use super::outbox::OUTBOX_CHANNEL;
+use super::pages::PAGES_CHANNEL;
 use super::webhooks::WEBHOOK_CHANNEL;
 
 /// The channel incident changes are announced on; the payload is the incident id.
@@ -47,6 +48,8 @@ pub enum DbEvent {
     Outbox,
     /// A webhook delivery was queued.
     Webhook,
+    /// A page was opened or moved (on-call escalation).
+    Pages,
     /// The listener (re)connected: changes may have been missed, catch up.
     Resync,
     /// The database stopped answering; a [`DbEvent::Resync`] follows when it is back.
@@ -110,7 +113,7 @@ async fn run(database_url: String, events: broadcast::Sender<DbEvent>) {
 async fn connect(url: &str) -> anyhow::Result<AsyncPgConnection> {
     let subscribe = async {
         let mut conn = AsyncPgConnection::establish(url).await?;
-        for channel in [INCIDENT_CHANNEL, STATUS_CHANNEL, OUTBOX_CHANNEL, WEBHOOK_CHANNEL] {
+        for channel in [INCIDENT_CHANNEL, STATUS_CHANNEL, OUTBOX_CHANNEL, WEBHOOK_CHANNEL, PAGES_CHANNEL] {
             diesel::sql_query(format!("LISTEN {channel}")).execute(&mut conn).await?;
         }
         anyhow::Ok(conn)
@@ -157,6 +160,7 @@ pub fn event_of(channel: &str, payload: &str) -> Option<DbEvent> {
         STATUS_CHANNEL => Some(DbEvent::Status),
         OUTBOX_CHANNEL => Some(DbEvent::Outbox),
         WEBHOOK_CHANNEL => Some(DbEvent::Webhook),
+        PAGES_CHANNEL => Some(DbEvent::Pages),
         _ => None,
     }
 }

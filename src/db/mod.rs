@@ -7,20 +7,24 @@ pub mod audit_log;
 pub mod change_requests;
 pub mod component_status;
 pub mod components;
+pub mod contact_methods;
 pub mod embedded;
+pub mod escalation;
 pub mod ids;
 pub mod incident_roles;
 pub mod incidents;
 pub mod listener;
 pub mod maintenances;
 pub mod meetings;
-pub mod outage;
 pub mod oidc;
+pub mod outage;
 pub mod outbox;
+pub mod pages;
 pub mod postmortems;
 pub mod reports;
 pub mod request_log;
 pub mod runbooks;
+pub mod schedules;
 pub mod schema;
 pub mod sign_in_failures;
 pub mod stakeholders;
@@ -42,6 +46,7 @@ pub use ids::{
     ChangeRequestId, ComponentId, EntryId, GroupId, IncidentId, MaintenanceId, OutboxId, RoleAssignmentId,
     SubscriberId, TaskId, UpdateId, UserId,
 };
+pub use ids::{ContactMethodId, LayerId, PageId, PageNotificationId, PolicyId, ScheduleId};
 
 diesel::define_sql_function! {
     /// SQL `lower(text)`, for case-insensitive matches that use the `lower(...)` indexes.

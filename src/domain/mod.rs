@@ -10,6 +10,7 @@ pub mod maintenance;
 pub mod markdown;
 pub mod meeting;
 pub mod metrics;
+pub mod oncall;
 pub mod outgoing;
 pub mod postmortem;
 pub mod reports;

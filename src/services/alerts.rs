@@ -575,6 +575,14 @@ async fn open_for(
         if labels.is_empty() { String::new() } else { format!("; labels: {labels}") }
     );
     record(conn, incident.id, None, EntryKind::Alert, &body, started).await?;
+    // The source's escalation policy pages, else the severity's default one.
+    let policy = match crate::db::escalation::source_policy(conn, source.id).await? {
+        Some(p) => Some(p),
+        None => crate::db::escalation::severity_policy(conn, severity.level()).await?,
+    };
+    if let Some(policy) = policy {
+        super::paging::start(conn, incident.id, policy, "alert", None, now).await?;
+    }
     Ok(incident.id)
 }
 

@@ -281,7 +281,9 @@ pub async fn fill(pool: &DbPool, settings: &Settings) -> Result<DemoData, DemoEr
     )
     .await
     .step("adding a mitigation task")?;
-    incidents::change_status(pool, settings, &sam, active.id, "identified", false).await.step("moving the incident on")?;
+    incidents::change_status(pool, settings, &sam, active.id, "identified", false)
+        .await
+        .step("moving the incident on")?;
 
     Ok(DemoData { admin_email, admin_password, components: ids.len(), incidents: 2 })
 }

@@ -14,6 +14,7 @@ pub mod incidents;
 pub mod layout;
 pub mod maintenances;
 pub mod metrics;
+pub mod oncall;
 pub mod postmortems;
 pub mod reports;
 pub mod runbooks;
@@ -101,6 +102,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(admin::alert_sources::configure)
         .configure(admin::webhooks::configure)
         .configure(admin::api_tokens::configure)
+        // Before the /api scope: on call has routes under /api/v1.
+        .configure(oncall::configure)
         .configure(api::configure)
         .configure(metrics::configure)
         .default_service(web::to(error::not_found));

@@ -103,6 +103,12 @@ async fn every_page_passes_axe_in_light_and_dark() {
         "/admin/alert-sources".to_owned(),
         "/admin/webhooks".to_owned(),
         "/admin/api-tokens".to_owned(),
+        "/oncall".to_owned(),
+        "/oncall/policies".to_owned(),
+        "/oncall/routing".to_owned(),
+        "/oncall/me".to_owned(),
+        "/oncall/reports".to_owned(),
+        format!("/incidents/{incident}/paging"),
     ];
     for path in &pages {
         check_page(&browser, &app.address, path, &axe_source, &mut failures).await;
@@ -113,6 +119,7 @@ async fn every_page_passes_axe_in_light_and_dark() {
         ("/incidents/new", "Declare incident", ".field-error"),
         ("/admin/components", "Add component", ".field-error"),
         ("/maintenances/new", "Schedule maintenance", ".field-error"),
+        ("/oncall", "Create schedule", ".field-error"),
         (update_form.as_str(), "Preview update", "#preview"),
     ] {
         check_answer(&browser, &app.address, answer, &axe_source, &mut failures).await;

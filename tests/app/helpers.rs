@@ -171,6 +171,8 @@ pub fn test_settings(db_url: &str) -> Settings {
         sign_in: Default::default(),
         // Test receivers listen on loopback; tests of the refusal clear this.
         outgoing_allowed_hosts: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
+        // Escalation waits and paging rate limits: a "minute" is half a second in tests.
+        escalation_minute: std::time::Duration::from_millis(500),
     }
 }
 

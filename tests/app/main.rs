@@ -25,6 +25,7 @@ mod maintenance;
 mod meetings;
 mod metrics;
 mod migrations;
+mod oncall;
 mod postmortems;
 mod reliability;
 mod reports;

@@ -37,7 +37,7 @@ fn json_config() -> web::JsonConfig {
 }
 
 /// A path with its methods; any other method gets a JSON 405 with `Allow`.
-fn resource(path: &str, allow: &'static str) -> Resource {
+pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path)
         .default_service(web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }))
 }

@@ -279,6 +279,7 @@ pub struct Panels {
     pub postmortem: String,
     pub meeting: String,
     pub runbooks: String,
+    pub paging: String,
 }
 
 impl RoomPage {
@@ -442,6 +443,7 @@ pub async fn build_with(
         postmortem: crate::web::postmortems::document::room_panel(&mut conn, &incident, user).await?,
         meeting: crate::web::postmortems::meeting::room_panel(&mut conn, &incident, user).await?,
         runbooks: crate::web::runbooks::room_panel(&mut conn, &incident, user).await?,
+        paging: crate::web::oncall::room::room_panel(&mut conn, &incident, user).await?,
     };
     drop(conn);
 

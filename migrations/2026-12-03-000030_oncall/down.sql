@@ -1,0 +1,17 @@
+DROP TABLE oncall_shift_notices;
+DROP TABLE oncall_feed_tokens;
+DROP TABLE page_ack_tokens;
+DROP TABLE page_channels;
+DROP TABLE page_notifications;
+DROP TABLE pages;
+DROP TABLE notification_rules;
+DROP TABLE contact_methods;
+DROP TABLE severity_policies;
+ALTER TABLE alert_sources DROP COLUMN escalation_policy_id;
+DROP TABLE escalation_step_targets;
+DROP TABLE escalation_steps;
+DROP TABLE escalation_policies;
+DROP TABLE oncall_overrides;
+DROP TABLE oncall_layer_members;
+DROP TABLE oncall_layers;
+DROP TABLE oncall_schedules;

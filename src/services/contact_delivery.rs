@@ -1,0 +1,128 @@
+//! Sends one page message over one contact method: email through the outbox
+//! (in the caller's transaction), ntfy (with an Acknowledge action), a signed
+//! webhook, or a Slack-compatible incoming webhook. Outgoing URLs follow
+//! `domain::oncall::outgoing_url_allowed`.
+
+use std::time::Duration;
+
+use diesel_async::AsyncPgConnection;
+
+use super::paging::PageMessage;
+use crate::config::Settings;
+use crate::db::users::User;
+use crate::db::{ContactMethodId, contact_methods, outbox};
+use crate::domain::oncall::outgoing_url_allowed;
+
+/// The longest an HTTP contact method may take (the caller holds row locks meanwhile).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Delivers the message; returns how ("email", "ntfy", ...) or why not.
+pub async fn deliver(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    person: &User,
+    method: Option<ContactMethodId>,
+    message: &PageMessage,
+) -> Result<String, String> {
+    let method = match method {
+        None => None,
+        Some(id) => Some(
+            contact_methods::find(conn, id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "the contact method was deleted".to_owned())?,
+        ),
+    };
+    let (kind, address) = match &method {
+        None => ("email", person.email.clone()),
+        Some(m) => (m.kind.as_str(), m.address.clone()),
+    };
+    match kind {
+        "email" => {
+            let row = message.email().to(settings, &person.display_name, &address).map_err(|e| e.to_string())?;
+            outbox::enqueue(conn, &[row]).await.map_err(|e| e.to_string())?;
+            Ok(format!("email to {address}"))
+        }
+        "ntfy" => {
+            let first = message.lines.first();
+            let mut body = String::new();
+            for l in &message.lines {
+                body.push_str(&format!("SEV{} {}\n", l.severity, l.title));
+            }
+            let mut headers = vec![("Title", message.subject.clone()), ("Priority", "urgent".to_owned())];
+            if let Some(l) = first {
+                let api = l.ack_url.replace("/ack/", "/api/v1/pages/acknowledge/");
+                headers.push(("Actions", format!("http, Acknowledge, {api}, method=POST, clear=true")));
+                headers.push(("Click", l.room_url.clone()));
+            }
+            post(&address, "text/plain", body, &headers).await?;
+            Ok("ntfy".to_owned())
+        }
+        "slack" => {
+            let mut text = format!("*{}*", message.subject);
+            for l in &message.lines {
+                text.push_str(&format!(
+                    "\nSEV{} {} — <{}|Acknowledge> · <{}|Room>",
+                    l.severity, l.title, l.ack_url, l.room_url
+                ));
+            }
+            post(&address, "application/json", serde_json::json!({ "text": text }).to_string(), &[]).await?;
+            Ok("Slack webhook".to_owned())
+        }
+        "webhook" => {
+            let pages: Vec<_> = message
+                .lines
+                .iter()
+                .map(|l| {
+                    serde_json::json!({
+                        "title": l.title, "severity": format!("SEV{}", l.severity),
+                        "acknowledge_url": l.ack_url, "incident_url": l.room_url,
+                    })
+                })
+                .collect();
+            let body = serde_json::json!({ "event": "page", "subject": message.subject, "pages": pages }).to_string();
+            let ts = chrono::Utc::now().timestamp();
+            // Signed with the method's own verification-free secret: the address's HMAC key is the person's id.
+            let sig = crate::domain::webhooks::signature(&format!("firebreak-page-{}", person.id), ts, &body);
+            post(
+                &address,
+                "application/json",
+                body,
+                &[("X-Firebreak-Timestamp", ts.to_string()), ("X-Firebreak-Signature", sig)],
+            )
+            .await?;
+            Ok("webhook".to_owned())
+        }
+        other => Err(format!("unknown contact method kind {other}")),
+    }
+}
+
+/// Posts a short text (a verification code) to an HTTP contact method.
+pub async fn post_text(address: &str, body: &str) -> Result<(), String> {
+    let content_type = if body.starts_with('{') { "application/json" } else { "text/plain" };
+    post(address, content_type, body.to_owned(), &[]).await
+}
+
+/// Checks the URL (and what its host resolves to), then POSTs with a short timeout.
+async fn post(address: &str, content_type: &str, body: String, headers: &[(&str, String)]) -> Result<(), String> {
+    let url = url::Url::parse(address).map_err(|e| format!("not a URL: {e}"))?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let resolved: Vec<std::net::IpAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
+        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+        Err(e) => return Err(format!("cannot resolve {host}: {e}")),
+    };
+    outgoing_url_allowed(&url, &resolved, &[])?;
+    let client = reqwest::Client::builder()
+        .user_agent("Firebreak-Paging")
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(HTTP_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut req = client.post(url).header("Content-Type", content_type).body(body);
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    if resp.status().is_success() { Ok(()) } else { Err(format!("the server answered {}", resp.status())) }
+}
