@@ -20,6 +20,7 @@ mod hardening;
 mod health;
 mod incidents;
 mod instances;
+mod layering;
 mod mail;
 mod maintenance;
 mod meetings;
