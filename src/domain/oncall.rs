@@ -671,7 +671,7 @@ pub fn outgoing_url_allowed(
     if host.is_empty() {
         return Err("The URL needs a host name.".into());
     }
-    if allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+    if super::outgoing::host_allowed(allowed_hosts, &host) {
         return Ok(());
     }
     if host == "localhost" || host.ends_with(".localhost") {
@@ -679,35 +679,11 @@ pub fn outgoing_url_allowed(
     }
     let literal = host.parse::<std::net::IpAddr>().ok();
     for ip in literal.iter().chain(resolved) {
-        if is_internal(*ip) {
+        if super::outgoing::is_internal(*ip) {
             return Err(format!("Firebreak does not call internal addresses ({ip}) unless an admin allows the host."));
         }
     }
     Ok(())
-}
-
-/// Loopback, private, link-local, unspecified, shared (CGNAT) or unique-local addresses.
-pub fn is_internal(ip: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || o[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback() || v6.is_unspecified() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
-        }
-    }
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub async fn deliver(
                 headers.push(("Actions", format!("http, Acknowledge, {api}, method=POST, clear=true")));
                 headers.push(("Click", l.room_url.clone()));
             }
-            post(&address, "text/plain", body, &headers).await?;
+            post(&address, "text/plain", body, &headers, &settings.outgoing_allowed_hosts).await?;
             Ok("ntfy".to_owned())
         }
         "slack" => {
@@ -66,7 +66,8 @@ pub async fn deliver(
                     l.severity, l.title, l.ack_url, l.room_url
                 ));
             }
-            post(&address, "application/json", serde_json::json!({ "text": text }).to_string(), &[]).await?;
+            let body = serde_json::json!({ "text": text }).to_string();
+            post(&address, "application/json", body, &[], &settings.outgoing_allowed_hosts).await?;
             Ok("Slack webhook".to_owned())
         }
         "webhook" => {
@@ -89,6 +90,7 @@ pub async fn deliver(
                 "application/json",
                 body,
                 &[("X-Firebreak-Timestamp", ts.to_string()), ("X-Firebreak-Signature", sig)],
+                &settings.outgoing_allowed_hosts,
             )
             .await?;
             Ok("webhook".to_owned())
@@ -98,13 +100,19 @@ pub async fn deliver(
 }
 
 /// Posts a short text (a verification code) to an HTTP contact method.
-pub async fn post_text(address: &str, body: &str) -> Result<(), String> {
+pub async fn post_text(address: &str, body: &str, allowed: &[String]) -> Result<(), String> {
     let content_type = if body.starts_with('{') { "application/json" } else { "text/plain" };
-    post(address, content_type, body.to_owned(), &[]).await
+    post(address, content_type, body.to_owned(), &[], allowed).await
 }
 
 /// Checks the URL (and what its host resolves to), then POSTs with a short timeout.
-async fn post(address: &str, content_type: &str, body: String, headers: &[(&str, String)]) -> Result<(), String> {
+async fn post(
+    address: &str,
+    content_type: &str,
+    body: String,
+    headers: &[(&str, String)],
+    allowed: &[String],
+) -> Result<(), String> {
     let url = url::Url::parse(address).map_err(|e| format!("not a URL: {e}"))?;
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
@@ -112,7 +120,7 @@ async fn post(address: &str, content_type: &str, body: String, headers: &[(&str,
         Ok(addrs) => addrs.map(|a| a.ip()).collect(),
         Err(e) => return Err(format!("cannot resolve {host}: {e}")),
     };
-    outgoing_url_allowed(&url, &resolved, &[])?;
+    outgoing_url_allowed(&url, &resolved, allowed)?;
     let client = reqwest::Client::builder()
         .user_agent("Firebreak-Paging")
         .redirect(reqwest::redirect::Policy::none())

@@ -44,7 +44,7 @@ pub async fn add(pool: &DbPool, settings: &Settings, actor: &Actor, input: &Meth
             "address",
             url::Url::parse(input.address.trim())
                 .map_err(|_| "Enter a full URL, e.g. https://ntfy.sh/your-topic.".to_owned())
-                .and_then(|u| outgoing_url_allowed(&u, &[], &[]).map(|()| u.to_string())),
+                .and_then(|u| outgoing_url_allowed(&u, &[], &settings.outgoing_allowed_hosts).map(|()| u.to_string())),
         ),
         _ => {
             errors.add("kind", "Choose email, ntfy, webhook or Slack-compatible webhook.");
@@ -83,7 +83,7 @@ pub async fn add(pool: &DbPool, settings: &Settings, actor: &Actor, input: &Meth
             "webhook" => serde_json::json!({ "event": "verify", "text": text }).to_string(),
             _ => text,
         };
-        if let Err(e) = super::contact_delivery::post_text(&address, &body).await {
+        if let Err(e) = super::contact_delivery::post_text(&address, &body, &settings.outgoing_allowed_hosts).await {
             return Err(ServiceError::Invalid(FieldErrors::single(
                 "address",
                 format!("The method is saved but the code could not be sent: {e}. Remove it and try again."),
