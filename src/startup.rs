@@ -100,6 +100,10 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     crate::services::webhooks::spawn_worker(pool.clone(), settings.clone(), &events);
     crate::services::paging::spawn_worker(pool.clone(), settings.clone(), &events);
     crate::services::shift_notices::spawn_job(pool.clone(), settings.clone());
+    crate::services::sessions::spawn_cleanup(
+        pool.clone(),
+        crate::services::sessions::SessionRules::from_settings(&settings.sign_in),
+    );
     let oidc = match &settings.sign_in.oidc {
         Some(o) => Some(Arc::new(crate::services::oidc::OidcProvider::new(o.clone(), &settings.base_url)?)),
         None => None,
@@ -109,6 +113,10 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
     let state = Arc::clone(&state.into_inner());
     // Request counts for /metrics, shared by every HTTP worker of this instance.
     let http_metrics = Arc::new(web::metrics::HttpMetrics::default());
+    // The cookie lives as long as the longest session; the server ends sessions sooner (idle, sign-out).
+    let cookie_ttl = actix_web::cookie::time::Duration::seconds(
+        i64::try_from(state.settings.sign_in.session_max_age.as_secs()).unwrap_or(i64::MAX),
+    );
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("firebreak_session".to_owned())
@@ -116,7 +124,7 @@ fn run(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Resul
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
             .cookie_content_security(CookieContentSecurity::Private)
-            .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(14)))
+            .session_lifecycle(PersistentSession::default().session_ttl(cookie_ttl))
             .build();
         App::new()
             // Innermost: a frozen database answers 503 instead of hanging the request.

@@ -1,5 +1,7 @@
 //! How people sign in: passwords, an OpenID Connect provider, or both.
 
+use std::time::Duration;
+
 use clap::Args;
 use secrecy::SecretString;
 
@@ -41,6 +43,12 @@ pub struct SignInArgs {
     /// false hides and refuses password sign-in (needs OIDC_ISSUER).
     #[arg(long, env = "PASSWORD_LOGIN", default_value = "true", global = true)]
     pub password_login: String,
+    /// A session unused for this many minutes ends (default 12 hours).
+    #[arg(long, env = "SESSION_IDLE_MINUTES", default_value = "720", global = true)]
+    pub session_idle_minutes: String,
+    /// A session ends this many hours after sign-in, however busy (default 14 days).
+    #[arg(long, env = "SESSION_MAX_AGE_HOURS", default_value = "336", global = true)]
+    pub session_max_age_hours: String,
 }
 
 /// Checked sign-in settings.
@@ -49,11 +57,34 @@ pub struct SignInSettings {
     pub oidc: Option<OidcSettings>,
     /// Whether the password form is shown and accepted.
     pub password_login: bool,
+    /// How long a session may go unused before it ends.
+    pub session_idle: Duration,
+    /// How long after sign-in a session ends, however busy.
+    pub session_max_age: Duration,
 }
 
 impl Default for SignInSettings {
     fn default() -> Self {
-        SignInSettings { oidc: None, password_login: true }
+        SignInSettings {
+            oidc: None,
+            password_login: true,
+            session_idle: Duration::from_secs(720 * 60),
+            session_max_age: Duration::from_secs(336 * 3600),
+        }
+    }
+}
+
+/// A whole number from 1 to `max`, in `unit_secs` seconds.
+fn duration(
+    value: &str,
+    env: &'static str,
+    flag: &'static str,
+    unit_secs: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n * unit_secs)),
+        _ => Err(bad(env, flag, format!("is {value:?}: expected a whole number from 1 to {max}"))),
     }
 }
 
@@ -153,7 +184,11 @@ impl SignInSettings {
                 "is false, but OIDC_ISSUER is not set: nobody could sign in",
             ));
         }
-        Ok(SignInSettings { oidc, password_login })
+        let session_idle =
+            duration(&args.session_idle_minutes, "SESSION_IDLE_MINUTES", "session-idle-minutes", 60, 525_600)?;
+        let session_max_age =
+            duration(&args.session_max_age_hours, "SESSION_MAX_AGE_HOURS", "session-max-age-hours", 3600, 8_760)?;
+        Ok(SignInSettings { oidc, password_login, session_idle, session_max_age })
     }
 }
 

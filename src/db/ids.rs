@@ -151,3 +151,7 @@ typed_id!(
     /// A row of `page_notifications`.
     PageNotificationId
 );
+typed_id!(
+    /// A row of `user_sessions`.
+    SessionId
+);

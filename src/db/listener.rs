@@ -18,11 +18,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
-use super::IncidentId;
 use super::component_status::STATUS_CHANNEL;
 use super::outbox::OUTBOX_CHANNEL;
 use super::pages::PAGES_CHANNEL;
+use super::sessions::SESSIONS_CHANNEL;
 use super::webhooks::WEBHOOK_CHANNEL;
+use super::{IncidentId, UserId};
 
 /// The channel incident changes are announced on; the payload is the incident id.
 pub const INCIDENT_CHANNEL: &str = "firebreak_incident";
@@ -50,6 +51,8 @@ pub enum DbEvent {
     Webhook,
     /// A page was opened or moved (on-call escalation).
     Pages,
+    /// Some sessions of this user were ended (sign-out elsewhere, password change, disabled).
+    SessionsEnded(UserId),
     /// The listener (re)connected: changes may have been missed, catch up.
     Resync,
     /// The database stopped answering; a [`DbEvent::Resync`] follows when it is back.
@@ -113,7 +116,9 @@ async fn run(database_url: String, events: broadcast::Sender<DbEvent>) {
 async fn connect(url: &str) -> anyhow::Result<AsyncPgConnection> {
     let subscribe = async {
         let mut conn = AsyncPgConnection::establish(url).await?;
-        for channel in [INCIDENT_CHANNEL, STATUS_CHANNEL, OUTBOX_CHANNEL, WEBHOOK_CHANNEL, PAGES_CHANNEL] {
+        for channel in
+            [INCIDENT_CHANNEL, STATUS_CHANNEL, OUTBOX_CHANNEL, WEBHOOK_CHANNEL, PAGES_CHANNEL, SESSIONS_CHANNEL]
+        {
             diesel::sql_query(format!("LISTEN {channel}")).execute(&mut conn).await?;
         }
         anyhow::Ok(conn)
@@ -161,6 +166,7 @@ pub fn event_of(channel: &str, payload: &str) -> Option<DbEvent> {
         OUTBOX_CHANNEL => Some(DbEvent::Outbox),
         WEBHOOK_CHANNEL => Some(DbEvent::Webhook),
         PAGES_CHANNEL => Some(DbEvent::Pages),
+        SESSIONS_CHANNEL => payload.parse::<UserId>().ok().map(DbEvent::SessionsEnded),
         _ => None,
     }
 }
@@ -194,6 +200,7 @@ mod tests {
         assert_eq!(event_of(INCIDENT_CHANNEL, "42"), Some(DbEvent::Incident(IncidentId(42))));
         assert_eq!(event_of(INCIDENT_CHANNEL, "x"), None);
         assert_eq!(event_of(OUTBOX_CHANNEL, ""), Some(DbEvent::Outbox));
+        assert_eq!(event_of(SESSIONS_CHANNEL, "7"), Some(DbEvent::SessionsEnded(UserId(7))));
         assert_eq!(event_of("elsewhere", ""), None);
     }
 

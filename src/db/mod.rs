@@ -26,6 +26,7 @@ pub mod request_log;
 pub mod runbooks;
 pub mod schedules;
 pub mod schema;
+pub mod sessions;
 pub mod sign_in_failures;
 pub mod stakeholders;
 pub mod subscribers;
@@ -46,7 +47,7 @@ pub use ids::{
     ChangeRequestId, ComponentId, EntryId, GroupId, IncidentId, MaintenanceId, OutboxId, RoleAssignmentId,
     SubscriberId, TaskId, UpdateId, UserId,
 };
-pub use ids::{ContactMethodId, LayerId, PageId, PageNotificationId, PolicyId, ScheduleId};
+pub use ids::{ContactMethodId, LayerId, PageId, PageNotificationId, PolicyId, ScheduleId, SessionId};
 
 diesel::define_sql_function! {
     /// SQL `lower(text)`, for case-insensitive matches that use the `lower(...)` indexes.

@@ -300,7 +300,6 @@ diesel::table! {
         role -> Text,
         disabled -> Bool,
         time_zone -> Text,
-        session_epoch -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         is_service -> Bool,
@@ -770,3 +769,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     oncall_feed_tokens,
     oncall_shift_notices,
 );
+
+// Server-side sessions (migration 2026-12-03-000060_sessions).
+
+diesel::table! {
+    user_sessions (id) {
+        id -> Int8,
+        token_hash -> Bytea,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        client_addr -> Text,
+        user_agent -> Text,
+    }
+}
+
+diesel::joinable!(user_sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(user_sessions, users);

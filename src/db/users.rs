@@ -18,7 +18,6 @@ pub struct User {
     pub role: String,
     pub disabled: bool,
     pub time_zone: String,
-    pub session_epoch: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The user behind an API token: never signs in, never listed as a person.
@@ -111,13 +110,4 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> QueryRes
 
 pub async fn update(conn: &mut AsyncPgConnection, id: UserId, changes: &UserChanges<'_>) -> QueryResult<User> {
     diesel::update(users::table.find(id)).set(changes).returning(User::as_returning()).get_result(conn).await
-}
-
-/// Makes every session of this user stop working at its next request.
-pub async fn bump_session_epoch(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<i32> {
-    diesel::update(users::table.find(id))
-        .set(users::session_epoch.eq(users::session_epoch + 1))
-        .returning(users::session_epoch)
-        .get_result(conn)
-        .await
 }

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use super::{Actor, FieldErrors, ServiceError, audit, passwords};
 use crate::db::users::{self, NewUser, User, UserChanges};
-use crate::db::{DbPool, UserId, sign_in_failures};
+use crate::db::{DbPool, SessionId, UserId, sessions, sign_in_failures};
 use crate::domain::{DisplayName, EmailAddress, NewPassword, Role, TimeZoneName};
 
 /// The raw values of a "new user" form or command.
@@ -160,7 +160,7 @@ pub async fn set_disabled(pool: &DbPool, actor: &Actor, id: UserId, disabled: bo
         }
         if disabled {
             keep_one_admin(conn, &target, "disabled").await?;
-            users::bump_session_epoch(conn, id).await?;
+            sessions::end_all(conn, id, None).await?;
         }
         let user = users::update(
             conn,
@@ -191,7 +191,7 @@ pub async fn reset_password(
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
         let target = load_for_admin(conn, actor, id).await?;
-        users::bump_session_epoch(conn, id).await?;
+        sessions::end_all(conn, id, None).await?;
         let user = users::update(
             conn,
             id,
@@ -206,15 +206,15 @@ pub async fn reset_password(
 }
 
 /// Someone changes their own password after proving they know the current one.
-/// Their other sessions end; the new session epoch is returned so the current
-/// session can carry on.
+/// Their other sessions end; `this_session` carries on.
 pub async fn change_own_password(
     pool: &DbPool,
     actor: &Actor,
+    this_session: SessionId,
     current: SecretString,
     new_password: &str,
     confirmation: &str,
-) -> Result<i32, ServiceError> {
+) -> Result<(), ServiceError> {
     let id = actor.id.ok_or(ServiceError::Forbidden("sign in first"))?;
     let mut errors = FieldErrors::new();
     let password = errors.check("new_password", NewPassword::parse(new_password));
@@ -234,7 +234,7 @@ pub async fn change_own_password(
     let hash = passwords::hash(SecretString::from(password.expose().to_owned())).await?;
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
-        let epoch = users::bump_session_epoch(conn, id).await?;
+        sessions::end_all(conn, id, Some(this_session)).await?;
         let user = users::update(
             conn,
             id,
@@ -242,7 +242,20 @@ pub async fn change_own_password(
         )
         .await?;
         audit(conn, actor, "account.password_change", &user.email, "").await?;
-        Ok(epoch)
+        Ok(())
+    })
+    .await
+}
+
+/// Someone ends every one of their sessions ("sign out everywhere").
+pub async fn sign_out_everywhere(pool: &DbPool, actor: &Actor) -> Result<usize, ServiceError> {
+    let id = actor.id.ok_or(ServiceError::Forbidden("sign in first"))?;
+    let mut conn = pool.get().await?;
+    conn.transaction(async |conn| {
+        let ended = sessions::end_all(conn, id, None).await?;
+        let email = users::find(conn, id).await?.ok_or(ServiceError::NotFound)?.email;
+        audit(conn, actor, "account.sign_out_everywhere", &email, &format!("{ended} sessions")).await?;
+        Ok(ended)
     })
     .await
 }

@@ -20,6 +20,7 @@ pub mod paging;
 pub mod passwords;
 pub mod postmortems;
 pub mod runbooks;
+pub mod sessions;
 pub mod shift_notices;
 pub mod sso;
 pub mod stakeholders;

@@ -215,7 +215,7 @@ async fn follow(inner: Arc<Inner>, mut events: broadcast::Receiver<DbEvent>) {
                 inner.poke();
             }
             Ok(DbEvent::Incident(_) | DbEvent::Status) | Err(broadcast::error::RecvError::Lagged(_)) => inner.poke(),
-            Ok(DbEvent::Outbox | DbEvent::Webhook | DbEvent::Pages) => {}
+            Ok(DbEvent::Outbox | DbEvent::Webhook | DbEvent::Pages | DbEvent::SessionsEnded(_)) => {}
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }

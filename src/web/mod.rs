@@ -51,6 +51,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/login/oidc/callback", web::get().to(auth::oidc::callback))
         .route("/account", web::get().to(account::show))
         .route("/account/password", web::post().to(account::change_password))
+        .route("/account/sessions/end-all", web::post().to(account::end_all_sessions))
+        .route("/account/sessions/{id}/end", web::post().to(account::end_session))
         .route("/account/time-zone", web::post().to(account::set_time_zone))
         .route("/admin", web::get().to(admin::index))
         .route("/admin/users", web::get().to(admin::users::list))

@@ -1,6 +1,8 @@
-//! The signed-in person, read from the encrypted session cookie and checked
-//! against the database on every request (so disabling an account or
-//! resetting its password ends its sessions at once).
+//! The signed-in person. The encrypted session cookie holds a session token;
+//! every request looks the token up in `user_sessions`
+//! ([`crate::services::sessions`]), so a session the server ended (sign-out,
+//! a password change, a disabled account, idle or too old) signs nobody in,
+//! even from a copy of the cookie.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,13 +12,13 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppError;
-use crate::db::{UserId, users};
+use crate::db::{SessionId, UserId, users};
 use crate::domain::Role;
 use crate::services::Actor;
+use crate::services::sessions::{self, Origin, SessionRules};
 use crate::startup::AppState;
 
-const USER_ID: &str = "user_id";
-const EPOCH: &str = "epoch";
+const TOKEN: &str = "session_token";
 pub const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 
@@ -29,6 +31,8 @@ pub struct CurrentUser {
     pub role: Role,
     pub time_zone: chrono_tz::Tz,
     pub client_addr: String,
+    /// The server-side session this request signed in with.
+    pub session_id: SessionId,
 }
 
 impl CurrentUser {
@@ -89,45 +93,69 @@ impl FromRequest for CurrentUser {
 
 async fn load(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
     let session = req.get_session();
-    let Ok(Some(id)) = session.get::<i64>(USER_ID) else {
+    let Ok(Some(token)) = session.get::<String>(TOKEN) else {
         return Ok(None);
     };
-    let epoch = session.get::<i32>(EPOCH).ok().flatten().unwrap_or(-1);
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::unexpected(anyhow::anyhow!("app state missing")))?;
     let mut conn = state.pool.get().await?;
-    let user = users::find(&mut conn, UserId(id)).await?;
-    match user {
-        Some(u) if !u.disabled && u.session_epoch == epoch => Ok(Some(CurrentUser {
+    match sessions::resume(&mut conn, &rules(state), &token).await? {
+        Some((session_id, u)) => Ok(Some(CurrentUser {
             id: u.id,
             role: u.role(),
             time_zone: u.time_zone(),
             email: u.email,
             display_name: u.display_name,
             client_addr: super::client_addr(req),
+            session_id,
         })),
-        _ => {
-            // Disabled, password reset, or deleted: this session is over.
+        None => {
+            // Signed out elsewhere, password changed, disabled, idle or too old: this session is over.
             session.purge();
             Ok(None)
         }
     }
 }
 
-/// Starts a fresh session for a user who just proved who they are.
-pub fn sign_in(session: &Session, user: &users::User) -> Result<(), AppError> {
+/// How long sessions last, from the settings.
+pub fn rules(state: &AppState) -> SessionRules {
+    SessionRules::from_settings(&state.settings.sign_in)
+}
+
+/// Starts a fresh session for a user who just proved who they are (by
+/// password, at first-run setup, or at the identity provider).
+pub async fn sign_in(req: &HttpRequest, session: &Session, user: &users::User) -> Result<(), AppError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::unexpected(anyhow::anyhow!("app state missing")))?;
+    let origin = Origin {
+        client_addr: super::client_addr(req),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let mut conn = state.pool.get().await?;
+    let token = sessions::start(&mut conn, &rules(state), user, &origin).await?;
     session.renew();
-    session.insert(USER_ID, user.id.0).map_err(AppError::unexpected)?;
-    session.insert(EPOCH, user.session_epoch).map_err(AppError::unexpected)?;
+    session.insert(TOKEN, token).map_err(AppError::unexpected)?;
     // A new CSRF token too: nothing learnt before sign-in is valid after it.
     session.insert(CSRF, super::csrf::new_token()).map_err(AppError::unexpected)?;
     Ok(())
 }
 
-/// Keeps the current session valid after the user's epoch moved on (their own password change).
-pub fn set_epoch(session: &Session, epoch: i32) -> Result<(), AppError> {
-    session.insert(EPOCH, epoch).map_err(AppError::unexpected)
+/// Ends this browser's session on the server and empties its cookie.
+pub async fn sign_out(state: &AppState, session: &Session) -> Result<(), AppError> {
+    if let Ok(Some(token)) = session.get::<String>(TOKEN) {
+        sessions::end_by_token(&state.pool, &token, &rules(state)).await?;
+    }
+    // clear + renew rather than purge: a purged session cannot carry a flash message.
+    session.clear();
+    session.renew();
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

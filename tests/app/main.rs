@@ -33,6 +33,7 @@ mod reports;
 mod room;
 mod runbooks;
 mod security;
+mod sessions;
 mod setup;
 mod sign_in;
 mod smtp;

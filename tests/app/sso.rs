@@ -106,8 +106,11 @@ pub async fn spawn_with_provider(setup: SsoSetup) -> (TestApp, TestProvider) {
     let app = spawn_app_with(|s| {
         s.bind = addr;
         s.base_url = url::Url::parse(&format!("http://{addr}")).expect("url");
-        s.sign_in =
-            SignInSettings { oidc: Some(oidc_settings(&issuer, setup.groups)), password_login: setup.password_login };
+        s.sign_in = SignInSettings {
+            oidc: Some(oidc_settings(&issuer, setup.groups)),
+            password_login: setup.password_login,
+            ..Default::default()
+        };
     })
     .await;
     (app, provider)
@@ -438,7 +441,7 @@ async fn an_unreachable_provider_gets_a_clear_page() {
     let closed = free_address();
     let issuer = format!("http://{closed}");
     let app = spawn_app_with(|s| {
-        s.sign_in = SignInSettings { oidc: Some(oidc_settings(&issuer, false)), password_login: true };
+        s.sign_in = SignInSettings { oidc: Some(oidc_settings(&issuer, false)), ..Default::default() };
     })
     .await;
     let person = Person::new();

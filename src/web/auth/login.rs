@@ -114,7 +114,7 @@ pub async fn submit(
     let password = SecretString::from(form.password);
     match auth::sign_in(&state.pool, &form.email, password, &client_addr(&req)).await {
         Ok(user) => {
-            session::sign_in(&session, &user)?;
+            session::sign_in(&req, &session, &user).await?;
             tracing::info!(user_id = %user.id, "signed in");
             Ok(see_other(safe_next(&form.next)))
         }

@@ -14,9 +14,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     // Asked before the session ends: did it begin at the identity provider?
     let provider_logout = super::oidc::end_session_url(&state, &session).await;
-    // clear + renew rather than purge: a purged session cannot carry the flash below.
-    session.clear();
-    session.renew();
+    session::sign_out(&state, &session).await?;
     session::flash(&session, FlashKind::Info, "You are signed out.");
     Ok(see_other(provider_logout.as_deref().unwrap_or("/login")))
 }

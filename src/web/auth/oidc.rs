@@ -179,7 +179,7 @@ pub async fn callback(
     };
     match sso::sign_in(&state.pool, &identity, oidc.roles(), &client_addr(&req)).await? {
         Ok(user) => {
-            session::sign_in(&session, &user)?;
+            session::sign_in(&req, &session, &user).await?;
             session.insert(SESSION_MARK, true).map_err(AppError::unexpected)?;
             tracing::info!(user_id = %user.id, "signed in through the identity provider");
             let mut response = see_other(safe_next(&pending.next_path));

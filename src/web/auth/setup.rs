@@ -82,7 +82,7 @@ pub async fn submit(
     match accounts::create_first_admin(&state.pool, input, Some(client_addr(&req))).await {
         Ok(user) => {
             state.setup_done.store(true, Ordering::Relaxed);
-            session::sign_in(&session, &user)?;
+            session::sign_in(&req, &session, &user).await?;
             session::flash(
                 &session,
                 FlashKind::Success,

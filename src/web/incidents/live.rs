@@ -14,13 +14,30 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
 use crate::db::listener::DbEvent;
-use crate::db::{IncidentId, incidents};
+use crate::db::{IncidentId, SessionId, UserId, incidents};
 use crate::services::incidents::can_view;
+use crate::services::sessions;
 use crate::startup::AppState;
 use crate::web::{AppError, CurrentUser};
 
 /// How often an idle event stream sends a comment, so proxies keep it open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// Who an open stream belongs to: when some of that person's sessions end,
+/// the stream checks that its own is still live and ends with it.
+#[derive(Clone)]
+struct Watcher {
+    state: web::Data<AppState>,
+    user: UserId,
+    session: SessionId,
+}
+
+impl Watcher {
+    async fn still_signed_in(&self, whose: UserId) -> bool {
+        // A database error keeps the stream: the next request checks the session anyway.
+        whose != self.user || sessions::is_live(&self.state.pool, self.session).await.unwrap_or(true)
+    }
+}
 
 /// `GET /incidents/{id}/events`: a `text/event-stream` sending `change` whenever
 /// the incident changes.
@@ -39,20 +56,29 @@ pub async fn events(
     }
     let rx = state.events.subscribe();
     let first = futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"retry: 2000\n\n")) });
-    let changes = futures_util::stream::unfold(rx, move |mut rx| async move {
-        loop {
-            match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
-                Err(_) => return Some((Ok(Bytes::from_static(b": keepalive\n\n")), rx)),
-                Ok(Ok(DbEvent::Incident(changed))) if changed == id => {
-                    return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
+    let watcher = Watcher { state: state.clone(), user: user.id, session: user.session_id };
+    let changes = futures_util::stream::unfold(rx, move |mut rx| {
+        let watcher = watcher.clone();
+        async move {
+            loop {
+                match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
+                    Err(_) => return Some((Ok(Bytes::from_static(b": keepalive\n\n")), rx)),
+                    Ok(Ok(DbEvent::SessionsEnded(whose))) => {
+                        if !watcher.still_signed_in(whose).await {
+                            return None;
+                        }
+                    }
+                    Ok(Ok(DbEvent::Incident(changed))) if changed == id => {
+                        return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
+                    }
+                    // Missed some (the listener reconnected, or this stream fell
+                    // behind): tell the page to catch up anyway.
+                    Ok(Ok(DbEvent::Resync)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                        return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
+                    }
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
                 }
-                // Missed some (the listener reconnected, or this stream fell
-                // behind): tell the page to catch up anyway.
-                Ok(Ok(DbEvent::Resync)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                    return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
-                }
-                Ok(Ok(_)) => continue,
-                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
             }
         }
     });
@@ -66,16 +92,27 @@ pub async fn events(
 /// `GET /incidents/events`: a `change` event whenever any incident changes,
 /// for the home page's list of active incidents. It names no incident, so a
 /// restricted one reveals nothing; the page re-reads what its viewer may see.
-pub async fn any_events(state: web::Data<AppState>, _user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn any_events(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     let rx = state.events.subscribe();
     let first = futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"retry: 2000\n\n")) });
-    let changes = futures_util::stream::unfold(rx, move |mut rx| async move {
-        match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
-            Err(_) => Some((Ok(Bytes::from_static(b": keepalive\n\n")), rx)),
-            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx))
+    let watcher = Watcher { state: state.clone(), user: user.id, session: user.session_id };
+    let changes = futures_util::stream::unfold(rx, move |mut rx| {
+        let watcher = watcher.clone();
+        async move {
+            loop {
+                match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
+                    Err(_) => return Some((Ok(Bytes::from_static(b": keepalive\n\n")), rx)),
+                    Ok(Ok(DbEvent::SessionsEnded(whose))) => {
+                        if !watcher.still_signed_in(whose).await {
+                            return None;
+                        }
+                    }
+                    Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                        return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
+                    }
+                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                }
             }
-            Ok(Err(broadcast::error::RecvError::Closed)) => None,
         }
     });
     Ok(HttpResponse::Ok()
