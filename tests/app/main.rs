@@ -16,6 +16,7 @@ mod db_proxy;
 mod demo;
 mod embedded;
 mod followups;
+mod form_fuzz;
 mod hardening;
 mod health;
 mod incidents;
