@@ -22,6 +22,8 @@ pub struct ContactMethod {
     pub verify_attempts: i32,
     pub verified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The HMAC key of a signed webhook (none for other kinds).
+    pub signing_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -40,6 +42,7 @@ pub async fn insert(
     label: &str,
     address: &str,
     code_hash: &str,
+    signing_secret: Option<&str>,
 ) -> QueryResult<ContactMethod> {
     diesel::insert_into(contact_methods::table)
         .values((
@@ -48,6 +51,7 @@ pub async fn insert(
             contact_methods::label.eq(label),
             contact_methods::address.eq(address),
             contact_methods::verify_code_hash.eq(code_hash),
+            contact_methods::signing_secret.eq(signing_secret),
         ))
         .returning(ContactMethod::as_returning())
         .get_result(conn)

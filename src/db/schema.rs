@@ -662,6 +662,7 @@ diesel::table! {
         verify_attempts -> Int4,
         verified_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        signing_secret -> Nullable<Text>,
     }
 }
 

@@ -82,27 +82,34 @@ pub async fn deliver(
                 })
                 .collect();
             let body = serde_json::json!({ "event": "page", "subject": message.subject, "pages": pages }).to_string();
-            let ts = chrono::Utc::now().timestamp();
-            // Signed with the method's own verification-free secret: the address's HMAC key is the person's id.
-            let sig = crate::domain::webhooks::signature(&format!("firebreak-page-{}", person.id), ts, &body);
-            post(
-                &address,
-                "application/json",
-                body,
-                &[("X-Firebreak-Timestamp", ts.to_string()), ("X-Firebreak-Signature", sig)],
-                &settings.outgoing_allowed_hosts,
-            )
-            .await?;
+            let secret = method
+                .as_ref()
+                .and_then(|m| m.signing_secret.as_deref())
+                .ok_or_else(|| "the webhook has no signing secret: remove it and add it again".to_owned())?;
+            let headers = signed(secret, &body);
+            post(&address, "application/json", body, &headers, &settings.outgoing_allowed_hosts).await?;
             Ok("webhook".to_owned())
         }
         other => Err(format!("unknown contact method kind {other}")),
     }
 }
 
-/// Posts a short text (a verification code) to an HTTP contact method.
-pub async fn post_text(address: &str, body: &str, allowed: &[String]) -> Result<(), String> {
+/// Posts a short text (a verification code) to an HTTP contact method, signed
+/// when the method has a signing secret.
+pub async fn post_text(address: &str, body: &str, secret: Option<&str>, allowed: &[String]) -> Result<(), String> {
     let content_type = if body.starts_with('{') { "application/json" } else { "text/plain" };
-    post(address, content_type, body.to_owned(), &[], allowed).await
+    let headers = secret.map(|s| signed(s, body)).unwrap_or_default();
+    post(address, content_type, body.to_owned(), &headers, allowed).await
+}
+
+/// The headers that let a receiver check a body came from Firebreak, as for
+/// outgoing incident webhooks: HMAC-SHA256 over "<timestamp>.<body>".
+fn signed(secret: &str, body: &str) -> Vec<(&'static str, String)> {
+    let ts = chrono::Utc::now().timestamp();
+    vec![
+        ("X-Firebreak-Timestamp", ts.to_string()),
+        ("X-Firebreak-Signature", crate::domain::webhooks::signature(secret, ts, body)),
+    ]
 }
 
 /// Checks the URL (and what its host resolves to), then POSTs with a short timeout.

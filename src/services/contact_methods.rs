@@ -32,8 +32,14 @@ fn me(actor: &Actor) -> Result<UserId, ServiceError> {
 }
 
 /// Adds a method and sends its verification code. Email codes go through the
-/// outbox; for ntfy and webhooks the code is posted to the URL now.
-pub async fn add(pool: &DbPool, settings: &Settings, actor: &Actor, input: &MethodInput) -> Result<(), ServiceError> {
+/// outbox; for ntfy and webhooks the code is posted to the URL now. A signed
+/// webhook gets its own random signing secret, returned to be shown once.
+pub async fn add(
+    pool: &DbPool,
+    settings: &Settings,
+    actor: &Actor,
+    input: &MethodInput,
+) -> Result<Option<String>, ServiceError> {
     let user = me(actor)?;
     let mut errors = FieldErrors::new();
     let label = errors.check("label", one_line(&input.label, "label", 60)).unwrap_or_default();
@@ -55,9 +61,10 @@ pub async fn add(pool: &DbPool, settings: &Settings, actor: &Actor, input: &Meth
     let label = if label.is_empty() { kind.to_owned() } else { label };
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
     let text = format!("Your Firebreak verification code for “{label}” is {code}.");
+    let secret = (kind == "webhook").then(crate::domain::webhooks::generate_secret);
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
-        contact_methods::insert(conn, user, kind, &label, &address, &token_hash(&code)).await?;
+        contact_methods::insert(conn, user, kind, &label, &address, &token_hash(&code), secret.as_deref()).await?;
         if kind == "email" {
             let email = Email {
                 kind: "verify",
@@ -83,14 +90,17 @@ pub async fn add(pool: &DbPool, settings: &Settings, actor: &Actor, input: &Meth
             "webhook" => serde_json::json!({ "event": "verify", "text": text }).to_string(),
             _ => text,
         };
-        if let Err(e) = super::contact_delivery::post_text(&address, &body, &settings.outgoing_allowed_hosts).await {
+        let sent =
+            super::contact_delivery::post_text(&address, &body, secret.as_deref(), &settings.outgoing_allowed_hosts)
+                .await;
+        if let Err(e) = sent {
             return Err(ServiceError::Invalid(FieldErrors::single(
                 "address",
                 format!("The method is saved but the code could not be sent: {e}. Remove it and try again."),
             )));
         }
     }
-    Ok(())
+    Ok(secret)
 }
 
 pub async fn verify(pool: &DbPool, actor: &Actor, id: ContactMethodId, code: &str) -> Result<(), ServiceError> {

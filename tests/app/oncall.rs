@@ -480,3 +480,60 @@ async fn a_person_subscribes_to_their_shifts_through_a_secret_link_they_can_rese
     browser.submit("/oncall/me", "/oncall/feed/reset", &[]).await;
     assert_eq!(anonymous.get(&path).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_signed_webhook_contact_method_gets_its_own_secret_shown_once_and_pages_are_signed_with_it() {
+    use crate::webhooks::{Receiver, expected_signature};
+    let app = crate::helpers::spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let pat = app.create_user(Role::Responder).await;
+    let phone = app.browser();
+    phone.sign_in(&pat.email, &pat.password).await;
+    let receiver = Receiver::start().await;
+    let url = receiver.url("/pager");
+
+    let r = phone
+        .submit("/oncall/me", "/oncall/me/methods", &[("kind", "webhook"), ("label", "Pager bot"), ("address", &url)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = phone.page("/oncall/me").await;
+    let secret = html
+        .split("Signing secret: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the secret is shown once after adding")
+        .to_owned();
+    assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
+    assert!(!phone.page("/oncall/me").await.contains(&secret), "and never again");
+
+    // The code arrives signed with that secret; a key made from the person's id does not verify.
+    let verify = receiver.wait_for(1, Duration::from_secs(10)).await.remove(0);
+    let ts = verify.header("x-firebreak-timestamp").to_owned();
+    assert_eq!(verify.header("x-firebreak-signature"), expected_signature(&secret, &ts, &verify.body));
+    let guessable = format!("firebreak-page-{}", pat.id);
+    assert_ne!(verify.header("x-firebreak-signature"), expected_signature(&guessable, &ts, &verify.body));
+    let text = verify.json()["text"].as_str().expect("text").to_owned();
+    let code: String = text.chars().filter(char::is_ascii_digit).collect();
+    let method = scalar(&app, "SELECT id::text AS v FROM contact_methods").await;
+    let r = phone
+        .submit("/oncall/me", &format!("/oncall/me/methods/{method}/verify"), &[("code", &code[code.len() - 6..])])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = phone.submit("/oncall/me", "/oncall/me/rules", &[("method", &method), ("delay_minutes", "0")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let schedule = schedule_with(&admin, "Pager", &[&pat]).await;
+    let policy = policy_with(&admin, "Pager", &schedule, &pat, "60").await;
+    let r = admin
+        .submit("/incidents/new", "/incidents", &[("title", "Queue stuck"), ("severity", "2"), ("environment", "prod")])
+        .await;
+    let room = location(&r);
+    let r = admin.submit(&format!("{room}/paging"), &format!("{room}/paging"), &[("policy", policy.as_str())]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "Page someone");
+
+    let page = receiver.wait_for(2, Duration::from_secs(20)).await.remove(1);
+    assert_eq!(page.json()["event"], "page");
+    assert_eq!(page.json()["pages"][0]["title"], "Queue stuck");
+    let ts = page.header("x-firebreak-timestamp").to_owned();
+    assert_eq!(page.header("x-firebreak-signature"), expected_signature(&secret, &ts, &page.body));
+}

@@ -142,7 +142,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
 pub const SECRET: &str = "test-secret-0123456789";
 
 /// HMAC-SHA256 computed here, independently of the app's code.
-fn expected_signature(secret: &str, timestamp: &str, body: &str) -> String {
+pub fn expected_signature(secret: &str, timestamp: &str, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(format!("{timestamp}.{body}").as_bytes());
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();

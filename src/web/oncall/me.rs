@@ -104,8 +104,17 @@ pub async fn add_method(
     CsrfForm(form): CsrfForm<MethodInput>,
 ) -> Result<HttpResponse, AppError> {
     match svc::add(&state.pool, &state.settings, &user.actor(), &form).await {
-        Ok(()) => {
+        Ok(secret) => {
             session::flash(&session, FlashKind::Success, "Added. Enter the code we sent through it to start using it.");
+            if let Some(secret) = secret {
+                session::flash(
+                    &session,
+                    FlashKind::Warning,
+                    format!(
+                        "Signing secret: {secret} — copy it now, it is not shown again. Every request carries                          X-Firebreak-Timestamp and X-Firebreak-Signature: sha256= and the HMAC-SHA256 of                          \"<timestamp>.<body>\" with this secret."
+                    ),
+                );
+            }
             Ok(see_other("/oncall/me"))
         }
         Err(ServiceError::Invalid(errors)) => {
