@@ -1,16 +1,14 @@
 # syntax=docker/dockerfile:1
 #
 # Firebreak container image. Templates, static files and migrations are embedded
-# in the binary, so the runtime image only needs the binary and its shared libs.
+# in the binary, and so is libpq, so the runtime image only needs the binary.
 #
 #   docker build -t firebreak .
 #   docker run -e DATABASE_URL=postgres://... -p 8080:8080 firebreak
 
 # ---- build ------------------------------------------------------------------
 FROM rust:1-bookworm AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq-dev pkg-config libssl-dev \
- && rm -rf /var/lib/apt/lists/*
+# No system libraries: libpq is compiled into the binary (pq-sys bundled) and TLS is rustls.
 WORKDIR /src
 COPY . .
 # BuildKit cache mounts keep the crate registry and target/ between builds, so a
@@ -24,10 +22,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # ---- runtime ----------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
-# libpq5: Diesel's PostgreSQL driver; ca-certificates: TLS to SMTP/PostgreSQL;
+# ca-certificates: TLS to SMTP, webhooks and the identity provider;
 # curl: container health check against /health.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq5 ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 firebreak \
  && useradd --system --uid 10001 --gid firebreak --home-dir /var/lib/firebreak \

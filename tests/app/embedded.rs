@@ -323,3 +323,45 @@ fn as_root_a_data_folder_postgresql_cannot_reach_is_refused_in_one_line() {
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains("refuses to run as root") && lines[0].contains("FIREBREAK_DATA"), "{stderr}");
 }
+
+/// The path most people take: Firebreak started by an ordinary user runs its
+/// PostgreSQL as that same user. The suite usually runs as root, so this runs
+/// the binary as `nobody` (uid 65534) through util-linux's `setpriv`.
+#[tokio::test]
+async fn an_ordinary_user_gets_a_cluster_of_their_own_without_any_user_switching() {
+    use std::os::unix::fs::MetadataExt;
+    let data = DataFolder::new();
+    let mut cmd = if running_as_root() {
+        if Command::new("setpriv").arg("--version").output().is_err() {
+            eprintln!("SKIPPED: setpriv (util-linux) is not installed");
+            return;
+        }
+        std::os::unix::fs::chown(&data.0, Some(65534), Some(65534)).expect("give the folder to nobody");
+        let inner = data.firebreak();
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(firebreak_bin());
+        for (key, value) in inner.get_envs() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.env("HOME", &data.0);
+        cmd
+    } else {
+        data.firebreak()
+    };
+    cmd.current_dir(&data.0);
+    let mut server = Server::start(cmd);
+    let response = server.browser().get("/").await;
+    assert_eq!(location(&response), "/setup", "the first start reaches the setup page");
+    let postmaster = data.postmaster_pid().expect("PostgreSQL runs in the data folder");
+    let owner = std::fs::metadata(data.0.join("postgres")).expect("cluster").uid();
+    let me = std::fs::metadata(format!("/proc/{}", server.pid())).expect("firebreak's process").uid();
+    assert_eq!(owner, me, "the cluster belongs to the user who started Firebreak");
+    let postgres_uid = std::fs::metadata(format!("/proc/{postmaster}")).expect("postgres process").uid();
+    assert_eq!(postgres_uid, me, "PostgreSQL runs as that user too");
+    server.signal("TERM");
+    assert!(server.wait().success());
+    assert_stopped_cleanly(&data, postmaster);
+}
