@@ -1,11 +1,13 @@
-//! `firebreak demo`: a believable example in a new database, so a newcomer can
+//! `firebreak demo`: a believable example in a new database (people,
+//! components, a resolved incident with its published post-mortem, an active
+//! one, and an on-call rotation with its escalation policy), so a newcomer can
 //! look around. Everything goes through the same use cases people use, so the
 //! timeline, status page, outbox and metrics are what they would be for real.
 
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Utc};
 use rand::Rng;
 
-use super::{Actor, ServiceError, accounts, components, incidents, postmortems, stakeholders, updates};
+use super::{Actor, ServiceError, accounts, components, incidents, oncall, postmortems, stakeholders, updates};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 
@@ -284,6 +286,54 @@ pub async fn fill(pool: &DbPool, settings: &Settings) -> Result<DemoData, DemoEr
     incidents::change_status(pool, settings, &sam, active.id, "identified", false)
         .await
         .step("moving the incident on")?;
+
+    // Who is on call: a weekly rotation, and the admin as the backup. Made last,
+    // so the incidents above paged nobody; SEV1 and SEV2 declared from now on page it.
+    let schedule = oncall::create_schedule(
+        pool,
+        &admin,
+        &oncall::ScheduleInput { name: "Platform primary".to_owned(), time_zone: "UTC".to_owned() },
+    )
+    .await
+    .step("adding an on-call schedule")?;
+    let last_monday = now.date_naive() - Duration::days(i64::from(now.weekday().num_days_from_monday()));
+    oncall::add_layer(
+        pool,
+        &admin,
+        schedule.id,
+        &oncall::LayerInput {
+            participants: "lena@demo.example\nsam@demo.example\njo@demo.example".to_owned(),
+            start_date: last_monday.format("%Y-%m-%d").to_string(),
+            handoff_time: "09:00".to_owned(),
+            shift_length: "1".to_owned(),
+            shift_unit: "weeks".to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+    .step("adding the weekly rotation")?;
+    let policy = oncall::create_policy(
+        pool,
+        &admin,
+        &oncall::PolicyInput { name: "Platform".to_owned(), repeat_count: "1".to_owned() },
+    )
+    .await
+    .step("adding an escalation policy")?;
+    for step in [
+        oncall::StepInput {
+            wait_minutes: "10".to_owned(),
+            schedules: vec![schedule.id.to_string()],
+            ..Default::default()
+        },
+        oncall::StepInput { wait_minutes: "15".to_owned(), users: admin_email.clone(), ..Default::default() },
+    ] {
+        oncall::add_step(pool, &admin, policy.id, &step).await.step("adding an escalation step")?;
+    }
+    for severity in [1, 2] {
+        oncall::set_severity_policy(pool, &admin, severity, &policy.id.to_string())
+            .await
+            .step("paging the policy for severe incidents")?;
+    }
 
     Ok(DemoData { admin_email, admin_password, components: ids.len(), incidents: 2 })
 }

@@ -25,6 +25,12 @@ async fn the_demo_fills_a_new_database_that_a_newcomer_can_sign_in_to_and_look_a
     assert!(incidents.contains("Checkout fails with 502"), "the resolved incident is listed");
     let library = browser.page("/postmortems").await;
     assert!(library.contains("Checkout fails with 502"), "its post-mortem is published");
+    let oncall = browser.page("/oncall").await;
+    assert!(oncall.contains("Platform primary"), "the on-call schedule is listed");
+    assert!(
+        ["Lena Fischer", "Sam Patel", "Jo Martin"].iter().any(|name| oncall.contains(name)),
+        "someone is on call now"
+    );
     let status = app.browser().page("/status").await;
     assert!(status.contains("Search") && status.contains("Checkout"), "the status page shows the components");
 
