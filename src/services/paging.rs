@@ -21,14 +21,14 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::incidents::{load_for_change, name_of, notify, record, require_responder};
+use super::incidents::{assign_role_in, load_for_change, name_of, notify, record, require_responder};
 use super::{Actor, ServiceError};
 use crate::config::Settings;
 use crate::db::escalation::{self, Target};
 use crate::db::pages::{self, Page, PageChanges};
 use crate::db::{DbPool, IncidentId, PageId, PolicyId, UserId, incidents, schedules, users};
 use crate::domain::alerts::{new_token, token_hash};
-use crate::domain::incident::{EntryKind, IncidentStatus};
+use crate::domain::incident::{EntryKind, IncidentRole, IncidentStatus};
 use crate::domain::oncall::{EscalationPosition, folded_subject, next_send_time, next_step};
 use crate::email::compose::{Email, link};
 
@@ -162,6 +162,25 @@ pub async fn acknowledge_with_token(pool: &DbPool, token: &str) -> Result<bool, 
     let mut conn = pool.get().await?;
     let (page_id, user) = pages::find_ack_token(&mut conn, &token_hash(token)).await?.ok_or(ServiceError::NotFound)?;
     conn.transaction(async |conn| acknowledge(conn, page_id, user).await).await
+}
+
+/// "Take the lead" in the room: in one step, acknowledges every active page of
+/// the incident and makes the person its lead. Returns how many pages stopped.
+pub async fn take_lead(pool: &DbPool, actor: &Actor, incident: IncidentId) -> Result<usize, ServiceError> {
+    let user = require_responder(actor)?;
+    let mut conn = pool.get().await?;
+    conn.transaction(async |conn| {
+        load_for_change(conn, actor, incident).await?;
+        let mut n = 0;
+        for p in pages::for_incident(conn, incident).await? {
+            if p.status == pages::ACTIVE && acknowledge(conn, p.id, user).await? {
+                n += 1;
+            }
+        }
+        assign_role_in(conn, actor, incident, IncidentRole::Lead, user, Utc::now()).await?;
+        Ok(n)
+    })
+    .await
 }
 
 /// Acknowledges every active page of an incident as a signed-in responder.

@@ -537,3 +537,50 @@ async fn a_signed_webhook_contact_method_gets_its_own_secret_shown_once_and_page
     let ts = page.header("x-firebreak-timestamp").to_owned();
     assert_eq!(page.header("x-firebreak-signature"), expected_signature(&secret, &ts, &page.body));
 }
+
+#[tokio::test]
+async fn declaring_can_page_the_severity_default_and_take_the_lead_stops_the_paging() {
+    let sink = MailSink::start().await;
+    let app = spawn_app_with_sink(&sink).await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let pat = app.create_user(Role::Responder).await;
+    let responder = app.browser();
+    let declarer = app.create_user(Role::Responder).await;
+    responder.sign_in(&declarer.email, &declarer.password).await;
+    let schedule = schedule_with(&admin, "Core", &[&pat]).await;
+    let policy = policy_with(&admin, "Core", &schedule, &pat, "60").await;
+    let fields = |title: &'static str| {
+        vec![("title", title), ("severity", "1"), ("environment", "production"), ("page_oncall", "true")]
+    };
+
+    // No default policy for SEV1 yet: refused, with the form kept and nothing written.
+    let r = responder.submit("/incidents/new", "/incidents", &fields("Database down")).await;
+    let html = html_of(r, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(html.contains("has no default escalation policy"), "the checkbox says why");
+    assert!(html.contains("value=\"Database down\""), "the title is kept");
+    assert_eq!(app.count("SELECT count(*) AS n FROM incidents").await, 0);
+
+    let r = admin.submit("/oncall/routing", "/oncall/routing/severities/1", &[("policy", policy.as_str())]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = responder.submit("/incidents/new", "/incidents", &fields("Database down")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "declared");
+    let room = location(&r);
+    wait_for_page_mail(&sink, &pat.email).await;
+    assert_eq!(scalar(&app, "SELECT status AS v FROM pages").await, "active");
+
+    // The on-call person opens the room and takes the lead: the paging stops.
+    let phone = app.browser();
+    phone.sign_in(&pat.email, &pat.password).await;
+    let html = phone.page(&room).await;
+    assert!(html.contains(">Take the lead</button>") && html.contains(">Escalate now</button>"));
+    let r = phone.submit(&room, &format!("{room}/paging/take-lead"), &[]).await;
+    assert_eq!(location(&r), room);
+    assert_eq!(scalar(&app, "SELECT status AS v FROM pages").await, "acknowledged");
+    let html = phone.page(&room).await;
+    assert!(html.contains("You are the incident lead; paging stopped."));
+    assert!(html.contains(&format!("{} acknowledged the page.", pat.name)));
+    let lead =
+        scalar(&app, "SELECT user_id::text AS v FROM incident_roles WHERE role = 'lead' AND relieved_at IS NULL").await;
+    assert_eq!(lead, pat.id.to_string(), "the person who took the lead leads");
+    assert!(!phone.page(&room).await.contains(">Take the lead</button>"), "nothing is paging any more");
+}

@@ -24,6 +24,8 @@ pub struct DeclareInput {
     pub conference_url: String,
     pub lead: String,
     pub restricted: bool,
+    /// Page the on-call people at once, through the severity's default escalation policy.
+    pub page_oncall: bool,
 }
 
 /// Declares an incident: the row, its components, the lead (the declarer
@@ -91,6 +93,22 @@ pub async fn declare(
     else {
         return Err(ServiceError::Invalid(errors));
     };
+    let page_policy = if input.page_oncall {
+        let policy = crate::db::escalation::severity_policy(&mut conn, severity.level()).await?;
+        if policy.is_none() {
+            errors.add(
+                "page_oncall",
+                format!(
+                    "{} has no default escalation policy to page: an admin sets one under On call → Routing. \
+                     Untick this to declare without paging.",
+                    severity.label()
+                ),
+            );
+        }
+        policy
+    } else {
+        None
+    };
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
@@ -115,6 +133,9 @@ pub async fn declare(
     conn.transaction(async |conn| {
         let incident = super::open(conn, settings, &opening, now).await?;
         crate::services::updates::announce_new(conn, settings, &incident, now).await?;
+        if let Some(policy) = page_policy {
+            crate::services::paging::start(conn, incident.id, policy, "manual", Some(me), now).await?;
+        }
         notify(conn, incident.id).await?;
         Ok(incident)
     })

@@ -356,7 +356,21 @@ pub async fn assign_role(
         Ok(u) => u.unwrap_or(me),
         Err(m) => return Err(ServiceError::Invalid(FieldErrors::single("user", m))),
     };
-    conn.transaction(async |conn| {
+    conn.transaction(async |conn| assign_role_in(conn, actor, id, role, user, now).await).await
+}
+
+/// Gives `user` a role on the incident, in the caller's transaction; the
+/// timeline says who did it. Taking the lead also acknowledges the incident.
+pub(crate) async fn assign_role_in(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: IncidentId,
+    role: IncidentRole,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let me = require_responder(actor)?;
+    {
         let incident = load_for_change(conn, actor, id).await?;
         let held = incident_roles::current_roles_of(conn, id, user).await?;
         if held.iter().any(|a| a.role() == role) {
@@ -386,8 +400,7 @@ pub async fn assign_role(
         }
         notify(conn, id).await?;
         Ok(())
-    })
-    .await
+    }
 }
 
 /// Steps down from a role. The lead cannot step down without a hand-over:

@@ -471,6 +471,7 @@ pub async fn declare(
         conference_url: body.conference_url.unwrap_or_default(),
         lead: body.lead.map(|l| l.to_string()).unwrap_or_default(),
         restricted: body.restricted.unwrap_or(false),
+        page_oncall: false,
     };
     let incident =
         crate::services::incidents::declare(&state.pool, &state.settings, &actor.actor, chrono_tz::UTC, &input)

@@ -443,7 +443,7 @@ pub async fn build_with(
         postmortem: crate::web::postmortems::document::room_panel(&mut conn, &incident, user).await?,
         meeting: crate::web::postmortems::meeting::room_panel(&mut conn, &incident, user).await?,
         runbooks: crate::web::runbooks::room_panel(&mut conn, &incident, user).await?,
-        paging: crate::web::oncall::room::room_panel(&mut conn, &incident, user).await?,
+        paging: crate::web::oncall::room::room_panel(&mut conn, &incident, user, &layout.csrf_token).await?,
     };
     drop(conn);
 

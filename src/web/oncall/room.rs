@@ -1,6 +1,7 @@
 //! `/incidents/{id}/paging`: who is being paged for an incident, "Page
 //! someone" (through a chosen policy or the severity's default), "Escalate
-//! now" and "Acknowledge". The room links here.
+//! now", "Acknowledge" and "Take the lead". The room links here, and its
+//! paging panel carries "Take the lead" and "Escalate now" while someone is paged.
 
 use actix_session::Session;
 use actix_web::HttpResponse;
@@ -25,7 +26,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/incidents/{id}/paging", web::get().to(show))
         .route("/incidents/{id}/paging", web::post().to(page_someone))
         .route("/incidents/{id}/paging/escalate", web::post().to(escalate))
-        .route("/incidents/{id}/paging/acknowledge", web::post().to(acknowledge));
+        .route("/incidents/{id}/paging/acknowledge", web::post().to(acknowledge))
+        .route("/incidents/{id}/paging/take-lead", web::post().to(take_lead));
 }
 
 pub struct PageRow {
@@ -208,12 +210,30 @@ pub async fn acknowledge(
     Ok(see_other(&format!("/incidents/{id}/paging")))
 }
 
+/// "Take the lead": stop the paging and become the incident's lead, in one step.
+pub async fn take_lead(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    session: Session,
+    path: web::Path<IncidentId>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Role::Responder)?;
+    let id = path.into_inner();
+    let n = paging::take_lead(&state.pool, &user.actor(), id).await?;
+    let message = if n == 0 { "You are the incident lead." } else { "You are the incident lead; paging stopped." };
+    session::flash(&session, FlashKind::Success, message);
+    Ok(see_other(&format!("/incidents/{id}")))
+}
+
 #[derive(Template)]
 #[template(path = "oncall/room_panel.html")]
 struct RoomPanel {
     incident_id: IncidentId,
     lines: Vec<String>,
     can_page: bool,
+    any_active: bool,
+    csrf_token: String,
 }
 
 /// The room's small paging panel: each page's state and a link to this page.
@@ -221,10 +241,12 @@ pub async fn room_panel(
     conn: &mut diesel_async::AsyncPgConnection,
     incident: &crate::db::incidents::Incident,
     user: &CurrentUser,
+    csrf_token: &str,
 ) -> Result<String, AppError> {
     let policies = escalation::list(conn).await?;
-    let lines = pages::for_incident(conn, incident.id)
-        .await?
+    let all = pages::for_incident(conn, incident.id).await?;
+    let any_active = all.iter().any(|p| p.status == pages::ACTIVE);
+    let lines = all
         .into_iter()
         .map(|p| {
             let policy =
@@ -232,7 +254,13 @@ pub async fn room_panel(
             format!("Through “{policy}”: {}, step {}.", p.status, p.step + 1)
         })
         .collect();
-    RoomPanel { incident_id: incident.id, lines, can_page: user.role.allows(Role::Responder) }
-        .render()
-        .map_err(AppError::unexpected)
+    RoomPanel {
+        incident_id: incident.id,
+        lines,
+        can_page: user.role.allows(Role::Responder),
+        any_active,
+        csrf_token: csrf_token.to_owned(),
+    }
+    .render()
+    .map_err(AppError::unexpected)
 }
