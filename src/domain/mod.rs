@@ -2,6 +2,7 @@
 //! types live here so that the rest of the code only ever sees valid values.
 
 pub mod alerts;
+pub mod blocks;
 pub mod calendar;
 pub mod charts;
 pub mod followups;

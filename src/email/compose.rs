@@ -35,8 +35,8 @@ struct HtmlBody<'a> {
 }
 
 impl HtmlBody<'_> {
-    fn paragraphs(&self) -> Vec<Vec<&str>> {
-        self.e.body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(|p| p.lines().collect()).collect()
+    fn blocks(&self) -> Vec<crate::domain::blocks::Block<'_>> {
+        crate::domain::blocks::blocks(&self.e.body)
     }
 }
 

@@ -273,7 +273,7 @@ async fn the_status_page_shows_components_and_public_incidents_with_updates_newe
     assert!(html.contains("Partial outage") && html.contains("Operational"));
 
     let active = &html[html.find("Active incidents").expect("active incidents")..];
-    let newer = active.find("The cause is a bad deploy.\nA rollback is under way.").expect("line breaks kept");
+    let newer = active.find("The cause is a bad deploy.<br>A rollback is under way.").expect("line breaks kept");
     let older = active.find("We are looking into failed payments.").expect("the first update");
     assert!(newer < older, "updates are newest first");
     assert!(active.contains(&format!("href=\"/status/incidents/{}\"", s.public.public_id)));

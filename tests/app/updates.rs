@@ -483,3 +483,36 @@ async fn a_preferences_link_that_is_not_one_shows_a_clear_page() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await.expect("body").contains("This link is no longer valid"));
 }
+
+#[tokio::test]
+async fn lists_and_line_breaks_in_an_update_are_lists_in_the_html_email_and_on_the_status_page() {
+    let (app, sink) = app_with_mail().await;
+    exec(&app, "INSERT INTO subscribers (email, token, all_components, confirmed_at) VALUES ('all@example.test', 'a', TRUE, now())").await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Search is slow"), ("severity", "3")]).await;
+    let actions =
+        "What we did:\n- moved traffic to the standby\n- paused the reindex job\nNext: <b>warm</b> the cache.";
+    let mut fields = base_fields("identified", "public");
+    fields.retain(|(k, _)| *k != "actions");
+    fields.extend([("actions", actions), ("action", "send")]);
+    assert_eq!(post_update(&browser, &id, &fields).await.status(), StatusCode::SEE_OTHER);
+
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    let mail = parsed(&mails[0]);
+    let html = mail.body_html(0).expect("an HTML part").to_string();
+    assert!(
+        html.contains("<ul><li>moved traffic to the standby</li><li>paused the reindex job</li></ul>"),
+        "a list in the HTML part: {html}"
+    );
+    assert!(html.contains("warm") && !html.contains("<b>warm"), "typed markup stays text: {html}");
+    let text = mail.body_text(0).expect("a text part").replace("\r\n", "\n");
+    assert!(
+        text.contains("- moved traffic to the standby\n- paused the reindex job"),
+        "the text part as typed: {text}"
+    );
+
+    let public_id = scalar(&app, &format!("SELECT public_id AS v FROM incidents WHERE id = {id}")).await;
+    let page = app.browser().page(&format!("/status/incidents/{public_id}")).await;
+    assert!(page.contains("<ul><li>moved traffic to the standby</li><li>paused the reindex job</li></ul>"), "{page}");
+    assert!(page.contains("<p>What we did:</p>") || page.contains("What we did:<br>"), "{page}");
+}
