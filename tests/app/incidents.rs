@@ -426,6 +426,12 @@ async fn the_lead_corrects_a_timestamp_on_the_record() {
     let (lead, lead_user) = app.signed_in(Role::Responder).await;
     let (other, _) = app.signed_in(Role::Responder).await;
     let room = declare(&lead, &[("title", "Late detection")]).await;
+    // Refused (in the future): the form keeps the choice and the typed time.
+    let future = [("which", "detected_at"), ("value", "2999-01-02T03:04")];
+    let response = lead.submit(&room, &format!("{room}/timestamps"), &future).await;
+    let refused = html_of(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(refused.contains("value=\"2999-01-02T03:04\""), "the typed time is kept");
+    assert!(refused.contains("<option value=\"detected_at\" selected>"), "and the chosen moment");
     let fields = [("which", "impact_started_at"), ("value", "2026-01-02T03:04")];
     assert_eq!(other.submit(&room, &format!("{room}/timestamps"), &fields).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(lead.submit(&room, &format!("{room}/timestamps"), &fields).await.status(), StatusCode::SEE_OTHER);

@@ -407,6 +407,11 @@ async fn at_resolve_the_lead_reviews_the_key_times_in_one_form() {
         ("acknowledged_at", acknowledged.as_str()),
         ("mitigated_at", "2026-11-01T09:40"),
     ];
+    // A refused review comes back as typed, not as recorded.
+    let wrong = [fields[0], fields[1], fields[2], ("mitigated_at", "2999-11-01T08:15")];
+    let response = lead.submit(&room, &format!("{room}/timestamps/review"), &wrong).await;
+    let refused = crate::helpers::html_of(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(refused.contains("value=\"2999-11-01T08:15\""), "the typed mitigation time is kept");
     let response = lead.submit(&room, &format!("{room}/timestamps/review"), &fields).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let html = lead.page(&room).await;

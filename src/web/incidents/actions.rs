@@ -175,7 +175,8 @@ pub async fn correct_timestamp(
 ) -> Result<HttpResponse, AppError> {
     let result =
         svc::correct_timestamp(&state.pool, &user.actor(), user.time_zone, *id, &f.which, &f.value).await.map(|_| ());
-    finish(&state, &user, layout, *id, result, RoomForm::default(), "moments").await
+    let typed = RoomForm { moment_which: f.which.clone(), moment_value: f.value.clone(), ..Default::default() };
+    finish(&state, &user, layout, *id, result, typed, "moments").await
 }
 
 /// The lead's review of the key times at resolve (one form, four moments).
@@ -187,7 +188,7 @@ pub async fn review_key_times(
     CsrfForm(f): CsrfForm<svc::KeyTimesInput>,
 ) -> Result<HttpResponse, AppError> {
     let result = svc::review_key_times(&state.pool, &user.actor(), user.time_zone, *id, &f).await.map(|_| ());
-    finish(&state, &user, layout, *id, result, RoomForm::default(), "moments").await
+    finish(&state, &user, layout, *id, result, RoomForm { key_times: Some(f), ..Default::default() }, "moments").await
 }
 
 /// Saving the incident's details. When someone else saved first, nothing is

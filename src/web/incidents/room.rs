@@ -59,6 +59,11 @@ pub struct RoomForm {
     pub details: Option<DetailsValues>,
     /// What the details form was based on (its `original_*` fields).
     pub details_original: Option<DetailsValues>,
+    /// "Correct a key time", as typed.
+    pub moment_which: String,
+    pub moment_value: String,
+    /// The key-times review at resolve, as typed (when it was refused).
+    pub key_times: Option<crate::services::incidents::KeyTimesInput>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -622,12 +627,21 @@ pub async fn build_with(
         t.map(|t| t.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
     };
     let review = if is_lead && status == IncidentStatus::Resolved {
-        vec![
-            ("impact_started_at", "Impact started", input_time(Some(incident.impact_started_at))),
-            ("detected_at", "Detected", input_time(Some(incident.detected_at))),
-            ("acknowledged_at", "Acknowledged", input_time(incident.acknowledged_at)),
-            ("mitigated_at", "Mitigated", input_time(incident.mitigated_at)),
-        ]
+        match &form.key_times {
+            // Refused: the form comes back as the lead typed it.
+            Some(typed) => vec![
+                ("impact_started_at", "Impact started", typed.impact_started_at.clone()),
+                ("detected_at", "Detected", typed.detected_at.clone()),
+                ("acknowledged_at", "Acknowledged", typed.acknowledged_at.clone()),
+                ("mitigated_at", "Mitigated", typed.mitigated_at.clone()),
+            ],
+            None => vec![
+                ("impact_started_at", "Impact started", input_time(Some(incident.impact_started_at))),
+                ("detected_at", "Detected", input_time(Some(incident.detected_at))),
+                ("acknowledged_at", "Acknowledged", input_time(incident.acknowledged_at)),
+                ("mitigated_at", "Mitigated", input_time(incident.mitigated_at)),
+            ],
+        }
     } else {
         Vec::new()
     };
