@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use rand::Rng;
 
 use super::schema::{outbox, outbox_attempts};
 use super::{IncidentId, OutboxId};
@@ -34,10 +33,7 @@ pub fn new_message_id(mail_from: &str) -> String {
         .map(|(_, d)| d.trim_end_matches('>').trim())
         .filter(|d| !d.is_empty())
         .unwrap_or("firebreak.invalid");
-    let mut bytes = [0u8; 16];
-    rand::rng().fill(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("<{hex}@{domain}>")
+    format!("<{}@{domain}>", crate::domain::tokens::hex(16))
 }
 
 /// Queues messages (in the caller's transaction), in chunks so that a large

@@ -474,11 +474,7 @@ pub fn is_web_link(url: &str) -> bool {
 
 /// A new token: 32 random bytes, URL-safe base64 (43 characters).
 pub fn new_token() -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    super::tokens::url_safe(32)
 }
 
 /// What is stored for a token: its SHA-256, hex.

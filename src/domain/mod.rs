@@ -19,6 +19,7 @@ pub mod sso;
 pub mod stakeholders;
 pub mod status;
 pub mod throttle;
+pub mod tokens;
 pub mod updates;
 pub mod uptime;
 pub mod user;

@@ -319,9 +319,7 @@ pub fn parse_events(inputs: &[String]) -> Result<Vec<EventKind>, String> {
 
 /// A new random secret: 32 bytes as hex.
 pub fn generate_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("whsec_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("whsec_{}", super::tokens::hex(32))
 }
 
 /// A new delivery id: a random (version 4) UUID.

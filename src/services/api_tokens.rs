@@ -5,10 +5,8 @@
 //! token acts as its own service user ("API: <name>"), so incidents it
 //! declares, notes it writes and audit entries name it like a person.
 
-use base64::Engine;
 use chrono::Utc;
 use diesel_async::AsyncConnection;
-use rand::RngCore;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
@@ -46,15 +44,11 @@ pub fn hash_token(secret: &str) -> String {
 }
 
 fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!("{TOKEN_PREFIX}{}", crate::domain::tokens::url_safe(32))
 }
 
 fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::tokens::hex(n)
 }
 
 /// Creates a token and the service user it acts as.

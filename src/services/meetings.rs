@@ -8,7 +8,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use rand::Rng;
 
 use super::incidents::{can_view, load_for_change, name_of, notify, record, require_responder};
 use super::{Actor, FieldErrors, ServiceError};
@@ -195,9 +194,7 @@ pub struct Saved {
 }
 
 fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::tokens::hex(16)
 }
 
 fn require_unchanged(expected: Option<i32>, active: &Option<Meeting>) -> Result<(), ServiceError> {

@@ -7,10 +7,8 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::ServiceError;
@@ -63,9 +61,7 @@ pub async fn start(
     user: &User,
     origin: &Origin,
 ) -> Result<String, ServiceError> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let token = crate::domain::tokens::url_safe(32);
     let user_agent: String = origin.user_agent.chars().filter(|c| !c.is_control()).take(USER_AGENT_CHARS).collect();
     sessions::insert(
         conn,

@@ -35,9 +35,7 @@ pub struct SubscribeInput {
 pub const RATE_LIMIT_FIELD: &str = "rate";
 
 fn new_token() -> String {
-    let mut bytes = [0u8; 24];
-    rand::rng().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::tokens::hex(24)
 }
 
 /// Handles a subscribe request. On success the caller shows the same "check

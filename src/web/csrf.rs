@@ -7,8 +7,6 @@ use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use base64::Engine;
-use rand::RngCore;
 use serde::de::DeserializeOwned;
 
 use super::AppError;
@@ -18,9 +16,7 @@ use super::session::CSRF;
 pub const MAX_FORM_BYTES: usize = 256 * 1024;
 
 pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::domain::tokens::url_safe(32)
 }
 
 /// The session's token, created on first use.

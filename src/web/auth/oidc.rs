@@ -8,8 +8,6 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
-use base64::Engine;
-use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -112,9 +110,7 @@ pub async fn start(
         Ok(begun) => begun,
         Err(e) => return refused(&req, &state, SsoRefusal::ProviderUnreachable, "", &e.to_string()).await,
     };
-    let mut id = [0u8; 32];
-    rand::rng().fill_bytes(&mut id);
-    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
+    let id = crate::domain::tokens::url_safe(32);
     let pending = PendingSignIn {
         id_hash: hash_id(&id),
         state: begun.state,
