@@ -34,12 +34,6 @@ struct HtmlBody<'a> {
     e: &'a Email,
 }
 
-impl HtmlBody<'_> {
-    fn blocks(&self) -> Vec<crate::domain::blocks::Block<'_>> {
-        crate::domain::blocks::blocks(&self.e.body)
-    }
-}
-
 impl Email {
     /// The outbox row for one recipient.
     pub fn to(&self, settings: &Settings, name: &str, address: &str) -> Result<NewMessage, askama::Error> {

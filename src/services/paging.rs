@@ -170,13 +170,7 @@ pub async fn take_lead(pool: &DbPool, actor: &Actor, incident: IncidentId) -> Re
     let user = require_responder(actor)?;
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| {
-        load_for_change(conn, actor, incident).await?;
-        let mut n = 0;
-        for p in pages::for_incident(conn, incident).await? {
-            if p.status == pages::ACTIVE && acknowledge(conn, p.id, user).await? {
-                n += 1;
-            }
-        }
+        let n = acknowledge_all(conn, actor, incident, user).await?;
         assign_role_in(conn, actor, incident, IncidentRole::Lead, user, Utc::now()).await?;
         Ok(n)
     })
@@ -187,17 +181,24 @@ pub async fn take_lead(pool: &DbPool, actor: &Actor, incident: IncidentId) -> Re
 pub async fn acknowledge_incident(pool: &DbPool, actor: &Actor, incident: IncidentId) -> Result<usize, ServiceError> {
     let user = require_responder(actor)?;
     let mut conn = pool.get().await?;
-    conn.transaction(async |conn| {
-        load_for_change(conn, actor, incident).await?;
-        let mut n = 0;
-        for p in pages::for_incident(conn, incident).await? {
-            if p.status == pages::ACTIVE && acknowledge(conn, p.id, user).await? {
-                n += 1;
-            }
+    conn.transaction(async |conn| acknowledge_all(conn, actor, incident, user).await).await
+}
+
+/// Acknowledges every active page of the incident as `user` (in the caller's transaction).
+async fn acknowledge_all(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    incident: IncidentId,
+    user: UserId,
+) -> Result<usize, ServiceError> {
+    load_for_change(conn, actor, incident).await?;
+    let mut n = 0;
+    for p in pages::for_incident(conn, incident).await? {
+        if p.status == pages::ACTIVE && acknowledge(conn, p.id, user).await? {
+            n += 1;
         }
-        Ok(n)
-    })
-    .await
+    }
+    Ok(n)
 }
 
 async fn acknowledge(conn: &mut AsyncPgConnection, page_id: PageId, user: UserId) -> Result<bool, ServiceError> {

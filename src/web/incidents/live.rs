@@ -54,11 +54,31 @@ pub async fn events(
             return Err(AppError::NotFound);
         }
     }
+    Ok(change_stream(&state, &user, move |event| matches!(event, DbEvent::Incident(changed) if *changed == id)))
+}
+
+/// `GET /incidents/events`: a `change` event whenever any incident changes,
+/// for the home page's list of active incidents. It names no incident, so a
+/// restricted one reveals nothing; the page re-reads what its viewer may see.
+pub async fn any_events(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    Ok(change_stream(&state, &user, |event| matches!(event, DbEvent::Incident(_))))
+}
+
+/// A `text/event-stream` that sends `change` for each event `wanted` picks,
+/// and after the listener reconnected or this stream fell behind (changes
+/// may have been missed: the page catches up anyway). It ends when the
+/// viewer's session does.
+fn change_stream(
+    state: &web::Data<AppState>,
+    user: &CurrentUser,
+    wanted: impl Fn(&DbEvent) -> bool + Clone + 'static,
+) -> HttpResponse {
     let rx = state.events.subscribe();
     let first = futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"retry: 2000\n\n")) });
     let watcher = Watcher { state: state.clone(), user: user.id, session: user.session_id };
     let changes = futures_util::stream::unfold(rx, move |mut rx| {
         let watcher = watcher.clone();
+        let wanted = wanted.clone();
         async move {
             loop {
                 match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
@@ -68,12 +88,10 @@ pub async fn events(
                             return None;
                         }
                     }
-                    Ok(Ok(DbEvent::Incident(changed))) if changed == id => {
+                    Ok(Ok(DbEvent::Resync)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
                         return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
                     }
-                    // Missed some (the listener reconnected, or this stream fell
-                    // behind): tell the page to catch up anyway.
-                    Ok(Ok(DbEvent::Resync)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    Ok(Ok(event)) if wanted(&event) => {
                         return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
                     }
                     Ok(Ok(_)) => continue,
@@ -82,42 +100,9 @@ pub async fn events(
             }
         }
     });
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))
         .insert_header((CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(first.chain(changes)))
-}
-
-/// `GET /incidents/events`: a `change` event whenever any incident changes,
-/// for the home page's list of active incidents. It names no incident, so a
-/// restricted one reveals nothing; the page re-reads what its viewer may see.
-pub async fn any_events(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    let rx = state.events.subscribe();
-    let first = futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"retry: 2000\n\n")) });
-    let watcher = Watcher { state: state.clone(), user: user.id, session: user.session_id };
-    let changes = futures_util::stream::unfold(rx, move |mut rx| {
-        let watcher = watcher.clone();
-        async move {
-            loop {
-                match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
-                    Err(_) => return Some((Ok(Bytes::from_static(b": keepalive\n\n")), rx)),
-                    Ok(Ok(DbEvent::SessionsEnded(whose))) => {
-                        if !watcher.still_signed_in(whose).await {
-                            return None;
-                        }
-                    }
-                    Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                        return Some((Ok(Bytes::from_static(b"event: change\ndata: {}\n\n")), rx));
-                    }
-                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                }
-            }
-        }
-    });
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/event-stream"))
-        .insert_header((CACHE_CONTROL, "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(first.chain(changes)))
+        .streaming(first.chain(changes))
 }
