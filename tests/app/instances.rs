@@ -218,3 +218,54 @@ async fn with_one_of_two_instances_killed_the_room_keeps_working_and_queued_emai
     );
     drop(second);
 }
+
+/// Issue 14: pages, escalation deadlines and notifications are durable rows,
+/// so an instance killed with -9 between two escalation steps leaves the next
+/// step to the other instance, and nobody is notified twice.
+#[tokio::test]
+async fn an_instance_killed_mid_escalation_leaves_every_step_notified_exactly_once() {
+    use crate::oncall::{pages_to, policy_with, schedule_with, wait_for, wait_for_page_mail};
+    let (db_name, db_url) = create_database(true);
+    let sink = MailSink::start().await;
+    let mut key = [0u8; 64];
+    rand::rng().fill_bytes(&mut key);
+    let key = base64::engine::general_purpose::STANDARD.encode(key);
+    let instance = || {
+        let mut cmd = Command::new(firebreak_bin());
+        cmd.env("DATABASE_URL", &db_url)
+            .env("SESSION_KEY", &key)
+            .env("SMTP_URL", sink.smtp_url())
+            .env("MAIL_RETRY_BASE_SECS", "0.2")
+            // A "minute" of escalation is half a second.
+            .env("ESCALATION_MINUTE_SECS", "0.5")
+            .env("WORKERS", "1")
+            .env("RUST_LOG", "warn");
+        Server::start(cmd)
+    };
+    let mut first = instance();
+    let _second = instance();
+    let pool = firebreak::db::build_pool(&db_url, 2).expect("pool");
+    // Set up through the first instance; drops the database at the end.
+    let app = TestApp { address: first.address.clone(), db_name, db_url: db_url.clone(), pool };
+    let (admin, _) = app.signed_in(firebreak::domain::Role::Admin).await;
+    let pat = app.create_user(firebreak::domain::Role::Responder).await;
+    let backup = app.create_user(firebreak::domain::Role::Responder).await;
+    let schedule = schedule_with(&admin, "Payments", &[&pat]).await;
+    // Step 2 comes 10 "minutes" (5 s) after step 1.
+    let policy = policy_with(&admin, "Payments", &schedule, &backup, "10").await;
+    let id = declare(&admin, &[("title", "Card payments fail"), ("severity", "1")]).await;
+    let room = format!("/incidents/{id}");
+    let r = admin.submit(&format!("{room}/paging"), &format!("{room}/paging"), &[("policy", policy.as_str())]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "Page someone");
+
+    wait_for_page_mail(&sink, &pat.email).await;
+    // Between the steps: the instance that may hold the page dies.
+    first.signal("KILL");
+    first.wait();
+
+    wait_for_page_mail(&sink, &backup.email).await;
+    wait_for(&app, "SELECT count(*) AS n FROM pages WHERE status = 'exhausted'", "the policy to run out").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pages_to(&sink, &pat.email).len(), 1, "step 1 notified once");
+    assert_eq!(pages_to(&sink, &backup.email).len(), 1, "step 2 notified once, by the surviving instance");
+}

@@ -12,7 +12,7 @@ use crate::smtp::{MailSink, ReceivedMail, spawn_app_with_sink};
 use crate::updates::scalar;
 
 /// Creates a schedule with one daily layer through the admin pages; returns its id.
-async fn schedule_with(admin: &Browser, name: &str, people: &[&TestUser]) -> String {
+pub(crate) async fn schedule_with(admin: &Browser, name: &str, people: &[&TestUser]) -> String {
     let r = admin.submit("/oncall", "/oncall/schedules", &[("name", name), ("time_zone", "UTC")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "creating the schedule should succeed");
     let page = location(&r);
@@ -39,7 +39,7 @@ async fn schedule_with(admin: &Browser, name: &str, people: &[&TestUser]) -> Str
 }
 
 /// Creates a policy: step 1 pages the schedule, step 2 the backup; waits in (test) minutes.
-async fn policy_with(admin: &Browser, name: &str, schedule: &str, backup: &TestUser, wait: &str) -> String {
+pub(crate) async fn policy_with(admin: &Browser, name: &str, schedule: &str, backup: &TestUser, wait: &str) -> String {
     let r = admin.submit("/oncall/policies", "/oncall/policies", &[("name", name), ("repeat_count", "0")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "creating the policy should succeed");
     let page = location(&r);
@@ -54,7 +54,7 @@ async fn policy_with(admin: &Browser, name: &str, schedule: &str, backup: &TestU
     page.trim_start_matches("/oncall/policies/").to_owned()
 }
 
-async fn wait_for(app: &TestApp, sql: &str, what: &str) {
+pub(crate) async fn wait_for(app: &TestApp, sql: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while app.count(sql).await == 0 {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -63,14 +63,14 @@ async fn wait_for(app: &TestApp, sql: &str, what: &str) {
 }
 
 /// The page messages sent to `address` so far.
-fn pages_to(sink: &MailSink, address: &str) -> Vec<ReceivedMail> {
+pub(crate) fn pages_to(sink: &MailSink, address: &str) -> Vec<ReceivedMail> {
     sink.messages()
         .into_iter()
         .filter(|m| m.to.iter().any(|t| t == address) && m.subject().starts_with("Page"))
         .collect()
 }
 
-async fn wait_for_page_mail(sink: &MailSink, address: &str) -> ReceivedMail {
+pub(crate) async fn wait_for_page_mail(sink: &MailSink, address: &str) -> ReceivedMail {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(m) = pages_to(sink, address).into_iter().next() {
