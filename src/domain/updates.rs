@@ -20,6 +20,9 @@ pub struct Draft {
     pub impact: String,
     pub actions: String,
     pub next_update_at: Option<DateTime<Utc>>,
+    /// The final note after the post-mortem: why it happened and what we are
+    /// doing about it. It has its own subject, not a second "Resolved".
+    pub final_note: bool,
 }
 
 /// What goes out: the subject and the plain-text body, exactly as sent and published.
@@ -36,7 +39,11 @@ fn utc(t: DateTime<Utc>) -> String {
 /// Writes the message from the fields: what is happening, what we are doing,
 /// what is affected since when, and when we will say more.
 pub fn compose(d: &Draft) -> Composed {
-    let subject = format!("{}: {}", d.status.label(), d.title);
+    let subject = if d.final_note {
+        format!("What happened and what we are changing: {}", d.title)
+    } else {
+        format!("{}: {}", d.status.label(), d.title)
+    };
     let mut body = String::new();
     if !d.impact.trim().is_empty() {
         body.push_str(d.impact.trim());
@@ -122,7 +129,14 @@ mod tests {
             impact: "Card payments fail for about 20% of customers.".into(),
             actions: "We rolled back the 09:00 deploy.".into(),
             next_update_at: Some(Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).single().expect("time")),
+            final_note: false,
         }
+    }
+
+    #[test]
+    fn the_final_note_has_its_own_subject() {
+        let c = compose(&Draft { final_note: true, ..draft(IncidentStatus::Resolved) });
+        assert_eq!(c.subject, "What happened and what we are changing: Checkout errors");
     }
 
     #[test]

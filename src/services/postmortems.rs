@@ -559,10 +559,15 @@ pub fn stakeholder_note(form: &mut super::updates::UpdateInput, pm: &Postmortem,
         let s = rules::normalize(s);
         if s.chars().count() <= max { s } else { format!("{}…", s.chars().take(max).collect::<String>().trim_end()) }
     }
-    let impact = if pm.customer_impact.trim().is_empty() { &pm.summary } else { &pm.customer_impact };
+    // The summary is the post-mortem's public text (the status page shows it);
+    // the root cause below is internal, so the note goes to stakeholders only
+    // unless the sender chooses otherwise, after reading the preview.
+    let impact = if pm.summary.trim().is_empty() { &pm.customer_impact } else { &pm.summary };
     if !impact.trim().is_empty() {
         form.impact = clip(impact, 1500);
     }
+    form.audience = crate::domain::status::Audience::Internal.as_str().to_owned();
+    form.final_note = true;
     let why = if pm.root_cause.trim().is_empty() { &pm.summary } else { &pm.root_cause };
     let mut actions = format!("Why it happened: {}\n\nWhat we are doing about it:", clip(why, 1500));
     if followups.is_empty() {

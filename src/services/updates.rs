@@ -48,6 +48,8 @@ pub struct UpdateInput {
     pub preview_digest: String,
     /// One per compose form: a double click or a retried POST sends once.
     pub idempotency_key: String,
+    /// The final note after a published post-mortem (its own subject).
+    pub final_note: bool,
 }
 
 /// The longest idempotency key accepted (the form's are 43 characters).
@@ -255,6 +257,7 @@ async fn prepare_in(
         impact,
         actions,
         next_update_at: next.map(|m| composed_at + chrono::Duration::minutes(m)),
+        final_note: input.final_note && status == IncidentStatus::Resolved,
     };
     let composed = update_rules::compose(&draft);
     let internal_recipients =
@@ -661,5 +664,6 @@ pub fn prefill(
         composed_at: String::new(),
         preview_digest: String::new(),
         idempotency_key: crate::domain::alerts::new_token(),
+        final_note: false,
     }
 }

@@ -396,6 +396,30 @@ async fn a_reviewed_post_mortem_is_published_to_the_library_the_status_page_and_
     let form = owner.page(&note_link).await;
     assert!(form.contains(&format!("Why it happened: {}", root_cause.replace('\'', "&#39;"))), "{form}");
     assert!(form.contains("What we are doing about it:"));
+    // It starts from the public summary, goes to internal stakeholders unless the sender
+    // chooses otherwise, and has its own subject (not a second "Resolved").
+    assert!(form.contains("Card payments failed for 40 minutes because a certificate expired."), "{form}");
+    assert!(form.contains("value=\"internal\" checked"), "internal by default: {form}");
+    assert!(form.contains("name=\"final_note\" value=\"true\""));
+    let token = crate::helpers::csrf_token(&form);
+    let preview = owner
+        .post_raw(
+            &format!("/incidents/{id}/updates"),
+            &[
+                ("csrf_token", token.as_str()),
+                ("status", "resolved"),
+                ("impact_started_at", "2026-01-01T09:00"),
+                ("impact", "Card payments failed for 40 minutes because a certificate expired."),
+                ("actions", "Why it happened: see above."),
+                // No stakeholder groups exist here: preview what subscribers would get.
+                ("audience", "public"),
+                ("final_note", "true"),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    let preview = html_of(preview, StatusCode::OK).await;
+    assert!(preview.contains("What happened and what we are changing: "), "its own subject: {preview}");
     let reviewer_page = reviewer.page(&format!("/postmortems/{pm}")).await;
     assert!(!reviewer_page.contains(&note_link), "not offered to someone who may not send updates");
 
