@@ -57,6 +57,25 @@ fn start_haproxy(port: u16, backends: &[&str], folder: &std::path::Path) -> Hapr
     Haproxy(child)
 }
 
+/// One session key for all instances, so a browser's cookie works on each.
+fn session_key() -> String {
+    let mut key = [0u8; 64];
+    rand::rng().fill_bytes(&mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+/// The built binary as one instance of several on `db_url`, mailing through the test's SMTP server.
+fn instance_command(db_url: &str, key: &str, sink: &MailSink) -> Command {
+    let mut cmd = Command::new(firebreak_bin());
+    cmd.env("DATABASE_URL", db_url)
+        .env("SESSION_KEY", key)
+        .env("SMTP_URL", sink.smtp_url())
+        .env("MAIL_RETRY_BASE_SECS", "0.2")
+        .env("WORKERS", "1")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
 async fn answers(url: &str) -> bool {
     reqwest::get(url).await.is_ok_and(|r| r.status() == StatusCode::OK)
 }
@@ -72,18 +91,10 @@ async fn with_one_of_two_instances_killed_the_room_keeps_working_and_queued_emai
     let sink = MailSink::start().await;
     let lb_port = free_port();
     let lb = format!("http://127.0.0.1:{lb_port}");
-    let mut key = [0u8; 64];
-    rand::rng().fill_bytes(&mut key);
-    let key = base64::engine::general_purpose::STANDARD.encode(key);
+    let key = session_key();
     let instance = || {
-        let mut cmd = Command::new(firebreak_bin());
-        cmd.env("DATABASE_URL", &db_url)
-            .env("SESSION_KEY", &key)
-            .env("BASE_URL", &lb)
-            .env("SMTP_URL", sink.smtp_url())
-            .env("MAIL_RETRY_BASE_SECS", "0.2")
-            .env("WORKERS", "1")
-            .env("RUST_LOG", "warn");
+        let mut cmd = instance_command(&db_url, &key, &sink);
+        cmd.env("BASE_URL", &lb);
         Server::start(cmd)
     };
     let mut first = instance();
@@ -227,19 +238,11 @@ async fn an_instance_killed_mid_escalation_leaves_every_step_notified_exactly_on
     use crate::oncall::{pages_to, policy_with, schedule_with, wait_for, wait_for_page_mail};
     let (db_name, db_url) = create_database(true);
     let sink = MailSink::start().await;
-    let mut key = [0u8; 64];
-    rand::rng().fill_bytes(&mut key);
-    let key = base64::engine::general_purpose::STANDARD.encode(key);
+    let key = session_key();
     let instance = || {
-        let mut cmd = Command::new(firebreak_bin());
-        cmd.env("DATABASE_URL", &db_url)
-            .env("SESSION_KEY", &key)
-            .env("SMTP_URL", sink.smtp_url())
-            .env("MAIL_RETRY_BASE_SECS", "0.2")
-            // A "minute" of escalation is half a second.
-            .env("ESCALATION_MINUTE_SECS", "0.5")
-            .env("WORKERS", "1")
-            .env("RUST_LOG", "warn");
+        let mut cmd = instance_command(&db_url, &key, &sink);
+        // A "minute" of escalation is half a second.
+        cmd.env("ESCALATION_MINUTE_SECS", "0.5");
         Server::start(cmd)
     };
     let mut first = instance();
