@@ -128,16 +128,24 @@ pub async fn recent(conn: &mut AsyncPgConnection, only_active: bool, limit: i64)
     q.load(conn).await
 }
 
-/// Locks one active page whose step is due, skipping pages another worker holds.
-/// Call inside a transaction: the lock lasts until it ends.
-pub async fn claim_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<Page>> {
-    let rows: Vec<Page> = diesel::sql_query(
+/// Locks up to `limit` active pages whose step is due, the most overdue
+/// first, skipping pages another worker holds. Call inside a transaction: the
+/// locks last until it ends.
+pub async fn claim_due(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Page>> {
+    diesel::sql_query(
         "SELECT * FROM pages WHERE status = 'active' AND next_step_at <= now() \
-         ORDER BY next_step_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+         ORDER BY next_step_at LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
+    .bind::<diesel::sql_types::BigInt, _>(limit)
     .load(conn)
-    .await?;
-    Ok(rows.into_iter().next())
+    .await
+}
+
+/// Puts a page's next step off (after its step failed), so one broken page
+/// cannot hold up the others.
+pub async fn postpone_step(conn: &mut AsyncPgConnection, id: PageId, to: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(pages::table.find(id)).set(pages::next_step_at.eq(to)).execute(conn).await?;
+    Ok(())
 }
 
 /// Where a page now stands.
@@ -177,12 +185,17 @@ pub async fn insert_notifications(
     Ok(inserted)
 }
 
+/// Messages still to go out: waiting (`pending`), or handed to an HTTP
+/// contact method by a sender whose lease (`due_at`) has not run out yet
+/// (`sending`; when it runs out, the message is due again).
+const UNSENT: [&str; 2] = ["pending", "sending"];
+
 /// Stops a page's messages that have not gone out yet.
 pub async fn cancel_pending(conn: &mut AsyncPgConnection, page: PageId) -> QueryResult<usize> {
     diesel::update(
         page_notifications::table
             .filter(page_notifications::page_id.eq(page))
-            .filter(page_notifications::status.eq("pending")),
+            .filter(page_notifications::status.eq_any(UNSENT)),
     )
     .set(page_notifications::status.eq("cancelled"))
     .execute(conn)
@@ -202,7 +215,7 @@ pub async fn notifications(conn: &mut AsyncPgConnection, page: PageId) -> QueryR
 /// Channels with a message due now.
 pub async fn due_channels(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<String>> {
     page_notifications::table
-        .filter(page_notifications::status.eq("pending"))
+        .filter(page_notifications::status.eq_any(UNSENT))
         .filter(page_notifications::due_at.le(diesel::dsl::now))
         .select(page_notifications::channel)
         .distinct()
@@ -237,7 +250,7 @@ pub async fn set_channel_sent(conn: &mut AsyncPgConnection, channel: &str, at: D
     Ok(())
 }
 
-/// A channel's pending messages due by `by`, locked.
+/// A channel's messages due by `by` (pending, or sending with a lapsed lease), locked.
 pub async fn pending_for_channel(
     conn: &mut AsyncPgConnection,
     channel: &str,
@@ -245,7 +258,7 @@ pub async fn pending_for_channel(
 ) -> QueryResult<Vec<Notification>> {
     page_notifications::table
         .filter(page_notifications::channel.eq(channel))
-        .filter(page_notifications::status.eq("pending"))
+        .filter(page_notifications::status.eq_any(UNSENT))
         .filter(page_notifications::due_at.le(by))
         .order(page_notifications::id.asc())
         .for_update()
@@ -274,6 +287,20 @@ pub async fn mark_sent(conn: &mut AsyncPgConnection, ids: &[PageNotificationId],
     Ok(())
 }
 
+/// Hands messages to an HTTP sender: they are `sending` until `lease_until`,
+/// when they fall due again unless the sender recorded an outcome.
+pub async fn mark_sending(
+    conn: &mut AsyncPgConnection,
+    ids: &[PageNotificationId],
+    lease_until: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(page_notifications::table.filter(page_notifications::id.eq_any(ids)))
+        .set((page_notifications::status.eq("sending"), page_notifications::due_at.eq(lease_until)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records a failed attempt: retried at `retry_at`, or failed for good.
 pub async fn mark_failed(
     conn: &mut AsyncPgConnection,
@@ -286,6 +313,7 @@ pub async fn mark_failed(
         Some(at) => {
             diesel::update(target)
                 .set((
+                    page_notifications::status.eq("pending"),
                     page_notifications::attempts.eq(page_notifications::attempts + 1),
                     page_notifications::last_error.eq(error),
                     page_notifications::due_at.eq(at),
@@ -318,7 +346,7 @@ pub async fn seconds_until_next_due(conn: &mut AsyncPgConnection) -> QueryResult
     let row: Seconds = diesel::sql_query(
         "SELECT EXTRACT(EPOCH FROM LEAST( \
             (SELECT min(next_step_at) FROM pages WHERE status = 'active'), \
-            (SELECT min(due_at) FROM page_notifications WHERE status = 'pending')) - now())::float8 AS seconds",
+            (SELECT min(due_at) FROM page_notifications WHERE status IN ('pending', 'sending'))) - now())::float8 AS seconds",
     )
     .get_result(conn)
     .await?;

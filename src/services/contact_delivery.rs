@@ -1,6 +1,7 @@
-//! Sends one page message over one contact method: email through the outbox
-//! (in the caller's transaction), ntfy (with an Acknowledge action), a signed
-//! webhook, or a Slack-compatible incoming webhook. Outgoing URLs follow
+//! Makes one page message for one contact method: email through the outbox
+//! (in the caller's transaction), or a request to an ntfy topic (with an
+//! Acknowledge action), a signed webhook, or a Slack-compatible incoming
+//! webhook, made after the caller's transaction. Outgoing URLs follow
 //! `domain::oncall::outgoing_url_allowed`.
 
 use std::time::Duration;
@@ -13,17 +14,46 @@ use crate::db::users::User;
 use crate::db::{ContactMethodId, contact_methods, outbox};
 use crate::domain::oncall::outgoing_url_allowed;
 
-/// The longest an HTTP contact method may take (the caller holds row locks meanwhile).
-const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest an HTTP contact method may take. No row locks are held
+/// meanwhile (see `services::paging`).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Delivers the message; returns how ("email", "ntfy", ...) or why not.
-pub async fn deliver(
+/// A page message made ready for its contact method.
+pub enum Prepared {
+    /// Email: already in the outbox, in the caller's transaction. Says how.
+    Queued(String),
+    /// An HTTP contact method: a request to make once the caller's
+    /// transaction has committed.
+    Http(HttpMessage),
+}
+
+/// One POST to an ntfy topic, a signed webhook or a Slack-compatible webhook.
+pub struct HttpMessage {
+    /// For the timeline: "ntfy", "webhook", "Slack webhook".
+    pub how: String,
+    address: String,
+    content_type: &'static str,
+    body: String,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl HttpMessage {
+    /// Makes the request (checking the URL first); `Ok` when the receiver took it.
+    pub async fn send(&self, allowed: &[String]) -> Result<(), String> {
+        post(&self.address, self.content_type, self.body.clone(), &self.headers, allowed).await
+    }
+}
+
+/// Makes the message for the method (the person's account email when
+/// `None`): email goes into the outbox at once; HTTP methods come back as a
+/// request to make. `Err` says why it cannot be sent.
+pub async fn prepare(
     conn: &mut AsyncPgConnection,
     settings: &Settings,
     person: &User,
     method: Option<ContactMethodId>,
     message: &PageMessage,
-) -> Result<String, String> {
+) -> Result<Prepared, String> {
     let method = match method {
         None => None,
         Some(id) => Some(
@@ -37,11 +67,14 @@ pub async fn deliver(
         None => ("email", person.email.clone()),
         Some(m) => (m.kind.as_str(), m.address.clone()),
     };
+    let http = |how: &str, content_type, body, headers| {
+        Ok(Prepared::Http(HttpMessage { how: how.to_owned(), address: address.clone(), content_type, body, headers }))
+    };
     match kind {
         "email" => {
             let row = message.email().to(settings, &person.display_name, &address).map_err(|e| e.to_string())?;
             outbox::enqueue(conn, &[row]).await.map_err(|e| e.to_string())?;
-            Ok(format!("email to {address}"))
+            Ok(Prepared::Queued(format!("email to {address}")))
         }
         "ntfy" => {
             let first = message.lines.first();
@@ -55,8 +88,7 @@ pub async fn deliver(
                 headers.push(("Actions", format!("http, Acknowledge, {api}, method=POST, clear=true")));
                 headers.push(("Click", l.room_url.clone()));
             }
-            post(&address, "text/plain", body, &headers, &settings.outgoing_allowed_hosts).await?;
-            Ok("ntfy".to_owned())
+            http("ntfy", "text/plain", body, headers)
         }
         "slack" => {
             let mut text = format!("*{}*", message.subject);
@@ -67,8 +99,7 @@ pub async fn deliver(
                 ));
             }
             let body = serde_json::json!({ "text": text }).to_string();
-            post(&address, "application/json", body, &[], &settings.outgoing_allowed_hosts).await?;
-            Ok("Slack webhook".to_owned())
+            http("Slack webhook", "application/json", body, Vec::new())
         }
         "webhook" => {
             let pages: Vec<_> = message
@@ -87,8 +118,7 @@ pub async fn deliver(
                 .and_then(|m| m.signing_secret.as_deref())
                 .ok_or_else(|| "the webhook has no signing secret: remove it and add it again".to_owned())?;
             let headers = signed(secret, &body);
-            post(&address, "application/json", body, &headers, &settings.outgoing_allowed_hosts).await?;
-            Ok("webhook".to_owned())
+            http("webhook", "application/json", body, headers)
         }
         other => Err(format!("unknown contact method kind {other}")),
     }
