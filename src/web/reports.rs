@@ -1,4 +1,5 @@
-//! /reports: incident metrics per month and severity, as SVG charts and tables.
+//! /reports: incident metrics per month and severity, as SVG charts and
+//! tables, and the paging report of the last 12 weeks (`web::oncall::reports`).
 //!
 //! Any signed-in user may look. Restricted incidents count only for the
 //! people who may see them (their participants and admins), exactly like the
@@ -18,6 +19,7 @@ use crate::domain::incident::Severity;
 use crate::domain::metrics::{Summary, format_duration};
 use crate::domain::reports::{Bucket, FilterErrors, Month, Report, Row, parse_filter, percent};
 use crate::startup::AppState;
+use crate::web::oncall::reports::{PagingReport, paging_report};
 use crate::web::{AppError, CurrentUser, Layout, render};
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -175,6 +177,8 @@ pub struct ReportsPage {
     pub report: Option<ReportView>,
     pub time_zone: String,
     pub sees_everything: bool,
+    /// The last 12 weeks of paging, whatever the filter.
+    pub paging: PagingReport,
 }
 
 impl ReportsPage {
@@ -211,6 +215,7 @@ pub async fn show(
     let query = query.into_inner();
     let now = Utc::now();
     let tz = user.time_zone;
+    let paging = paging_report(&state).await?;
     let page = |form, errors, report| ReportsPage {
         layout: layout.clone().at("reports"),
         form,
@@ -218,6 +223,7 @@ pub async fn show(
         report,
         time_zone: tz.name().to_owned(),
         sees_everything: user.is_admin(),
+        paging,
     };
     let filter = match parse_filter(&query.from, &query.to, &query.severity, now, tz) {
         Ok(filter) => filter,

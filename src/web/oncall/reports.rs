@@ -1,6 +1,7 @@
-//! `/oncall/reports`: time to acknowledge (median, p90) per policy and per
+//! The paging report: time to acknowledge (median, p90) per policy and per
 //! person, pages per person per week, and pages at night (22:00–07:00 in the
-//! person's zone), over the last 12 weeks.
+//! person's zone), over the last 12 weeks. It is a section of `/reports`
+//! (`paging_report`), and `/oncall/reports` shows it on its own.
 
 use std::collections::BTreeMap;
 
@@ -38,13 +39,18 @@ pub struct PersonRow {
     pub at_night: usize,
 }
 
+/// The paging report's three tables.
+pub struct PagingReport {
+    pub by_policy: Vec<AckRow>,
+    pub by_person: Vec<AckRow>,
+    pub people: Vec<PersonRow>,
+}
+
 #[derive(Template)]
 #[template(path = "oncall/reports.html")]
 pub struct ReportsPage {
     pub layout: Layout,
-    pub by_policy: Vec<AckRow>,
-    pub by_person: Vec<AckRow>,
-    pub people: Vec<PersonRow>,
+    pub paging: PagingReport,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -87,6 +93,12 @@ fn ack_rows(groups: BTreeMap<String, Vec<i64>>, counts: &BTreeMap<String, usize>
 }
 
 pub async fn show(state: web::Data<AppState>, _user: CurrentUser, layout: Layout) -> Result<HttpResponse, AppError> {
+    let paging = paging_report(&state).await?;
+    render(StatusCode::OK, &ReportsPage { layout: layout.at("oncall"), paging })
+}
+
+/// The last 12 weeks of pages (at most 20,000 rows of each kind).
+pub async fn paging_report(state: &AppState) -> Result<PagingReport, AppError> {
     let mut conn = state.pool.get().await?;
     let acks: Vec<AckFact> = diesel::sql_query(
         "SELECT COALESCE(ep.name, '(deleted policy)') AS policy, u.display_name AS person, \
@@ -147,13 +159,9 @@ pub async fn show(state: web::Data<AppState>, _user: CurrentUser, layout: Layout
     for row in people.values_mut() {
         row.weeks.sort();
     }
-    render(
-        StatusCode::OK,
-        &ReportsPage {
-            layout: layout.at("oncall"),
-            by_policy: ack_rows(policy_times, &policy_counts),
-            by_person: ack_rows(person_times, &person_counts),
-            people: people.into_values().collect(),
-        },
-    )
+    Ok(PagingReport {
+        by_policy: ack_rows(policy_times, &policy_counts),
+        by_person: ack_rows(person_times, &person_counts),
+        people: people.into_values().collect(),
+    })
 }
