@@ -1,6 +1,7 @@
-//! "You are on call for Payments from … to …": each instance looks every
-//! half minute for shifts that just started and emails their person once
-//! (a row per shift start makes it once across instances).
+//! "You are on call for Payments from … to …": each instance looks twice
+//! per escalation minute (every 30 s; more often in tests) for shifts that
+//! just started and emails their person once (a row per shift start makes it
+//! once across instances).
 
 use chrono::{Duration, Utc};
 use diesel_async::AsyncConnection;
@@ -10,14 +11,12 @@ use crate::config::Settings;
 use crate::db::{DbPool, outbox, schedules, users};
 use crate::email::compose::{Email, link};
 
-/// How often the job looks.
-const INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 /// Shifts that started this long ago still get their notice (an instance was down a moment).
 const GRACE: Duration = Duration::minutes(10);
 
 pub fn spawn_job(pool: DbPool, settings: Settings) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(INTERVAL);
+        let mut tick = tokio::time::interval(settings.escalation_minute / 2);
         loop {
             tick.tick().await;
             if let Err(e) = send_due(&pool, &settings).await {

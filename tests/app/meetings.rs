@@ -23,9 +23,20 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Runs tests/tools/ics_check.py on an invitation and returns its report.
 fn ics_check(ics: &[u8]) -> Value {
+    ics_check_with(ics, &[])
+}
+
+/// The same for a subscribed calendar (a feed has no METHOD, so no iTIP
+/// restriction check): both parsers, and libical's parse errors.
+pub(crate) fn ics_check_feed(ics: &[u8]) -> Value {
+    ics_check_with(ics, &["--feed"])
+}
+
+fn ics_check_with(ics: &[u8], flags: &[&str]) -> Value {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/ics_check.py");
     let mut child = Command::new("python3")
         .arg(&script)
+        .args(flags)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -463,6 +463,10 @@ async fn a_person_subscribes_to_their_shifts_through_a_secret_link_they_can_rese
     assert!(!ics.contains(&pat.email), "names and times only");
     let events = parse_ics(&ics);
     let events = events.as_array().expect("events");
+    let both = crate::meetings::ics_check_feed(ics.as_bytes());
+    assert_eq!(both["libical"]["parsed"], true, "libical parses the feed: {both:#}");
+    assert_eq!(both["libical"]["errors"], 0, "libical finds no errors: {both:#}");
+    assert!(both["longest_line_octets"].as_u64().expect("octets") <= 75, "lines folded at 75 octets: {both:#}");
     assert!(!events.is_empty(), "pat's shifts are in the feed");
     for e in events {
         assert_eq!(e["utc"], true);
@@ -583,4 +587,141 @@ async fn declaring_can_page_the_severity_default_and_take_the_lead_stops_the_pag
         scalar(&app, "SELECT user_id::text AS v FROM incident_roles WHERE role = 'lead' AND relieved_at IS NULL").await;
     assert_eq!(lead, pat.id.to_string(), "the person who took the lead leads");
     assert!(!phone.page(&room).await.contains(">Take the lead</button>"), "nothing is paging any more");
+}
+
+/// Adds a contact method through the person's page, verifies it with the code
+/// it received, and makes it their only rule (at once). Returns its id.
+async fn verified_method(
+    app: &TestApp,
+    phone: &Browser,
+    receiver: &crate::webhooks::Receiver,
+    kind: &str,
+    url: &str,
+) -> String {
+    let before = receiver.received().len();
+    let r =
+        phone.submit("/oncall/me", "/oncall/me/methods", &[("kind", kind), ("label", "Phone"), ("address", url)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "adding the {kind} method");
+    let code_message = receiver.wait_for(before + 1, Duration::from_secs(10)).await.remove(before);
+    let digits: String = code_message.body.chars().filter(char::is_ascii_digit).collect();
+    assert!(digits.len() >= 6, "the verification code arrives: {:?}", code_message.body);
+    let method = scalar(app, &format!("SELECT max(id)::text AS v FROM contact_methods WHERE kind = '{kind}'")).await;
+    let r = phone
+        .submit("/oncall/me", &format!("/oncall/me/methods/{method}/verify"), &[("code", &digits[digits.len() - 6..])])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "verifying");
+    let r = phone.submit("/oncall/me", "/oncall/me/rules", &[("method", &method), ("delay_minutes", "0")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the rule");
+    method
+}
+
+#[tokio::test]
+async fn an_ntfy_push_carries_an_acknowledge_action_that_works_without_a_session() {
+    use crate::webhooks::Receiver;
+    let app = crate::helpers::spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let pat = app.create_user(Role::Responder).await;
+    let phone = app.browser();
+    phone.sign_in(&pat.email, &pat.password).await;
+    let ntfy = Receiver::start().await;
+    let topic = ntfy.url("/firebreak-pat");
+    verified_method(&app, &phone, &ntfy, "ntfy", &topic).await;
+
+    let schedule = schedule_with(&admin, "Storage", &[&pat]).await;
+    let policy = policy_with(&admin, "Storage", &schedule, &pat, "60").await;
+    let r = admin
+        .submit(
+            "/incidents/new",
+            "/incidents",
+            &[("title", "Disk full on db-2"), ("severity", "1"), ("environment", "prod")],
+        )
+        .await;
+    let room = location(&r);
+    // The first push fails: it is tried again, and the timeline says so.
+    ntfy.answer(&[503]);
+    let r = admin.submit(&format!("{room}/paging"), &format!("{room}/paging"), &[("policy", policy.as_str())]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "Page someone");
+
+    let push = ntfy.wait_for(3, Duration::from_secs(20)).await.remove(2);
+    assert_eq!(push.method, "POST");
+    assert_eq!(push.path, "/firebreak-pat");
+    assert!(push.body.contains("SEV1 Disk full on db-2"), "{:?}", push.body);
+    assert!(push.header("title").contains("Disk full on db-2"), "{:?}", push.headers);
+    assert_eq!(push.header("priority"), "urgent");
+    assert!(push.header("click").ends_with(&room), "a tap opens the room: {:?}", push.headers);
+    // ntfy's action syntax: "http, <label>, <url>, method=POST, clear=true".
+    let action: Vec<&str> = push.header("actions").split(", ").collect();
+    assert_eq!((action[0], action[1]), ("http", "Acknowledge"), "{:?}", push.headers);
+    assert!(action.contains(&"method=POST"));
+    let ack = action[2].to_owned();
+    assert!(ack.contains("/api/v1/pages/acknowledge/"), "{ack}");
+    wait_for(
+        &app,
+        "SELECT count(*) AS n FROM timeline_entries WHERE body LIKE 'Paged % by ntfy.'",
+        "the push on the timeline",
+    )
+    .await;
+    let html = admin.page(&room).await;
+    assert!(html.contains("(trying again)"), "the failed attempt is on the timeline too");
+
+    // The phone's action button: a bare POST, no session, no CSRF token.
+    let path = ack.trim_start_matches("http://127.0.0.1");
+    let r = reqwest::Client::new().post(format!("{}{path}", app.address)).send().await.expect("post");
+    assert!(r.status().is_success(), "the action acknowledges: {}", r.status());
+    assert_eq!(scalar(&app, "SELECT status AS v FROM pages").await, "acknowledged");
+    assert!(admin.page(&room).await.contains(&format!("{} acknowledged the page.", pat.name)));
+    // The link is single-purpose and dies with the page.
+    let again = reqwest::Client::new().post(format!("{}{path}", app.address)).send().await.expect("post");
+    assert!(!again.status().is_server_error(), "a second press is not an error: {}", again.status());
+
+    // The reports page counts the page and pat's acknowledgement.
+    let report = admin.page("/reports").await;
+    assert!(report.contains(">Paging in the last 12 weeks</h2>"), "the paging section is on /reports");
+    assert!(report.contains("<td>Storage</td><td>1</td>"), "the policy's page is counted");
+    assert!(report.contains(&format!("<td>{}</td><td>1</td>", pat.name)), "pat acknowledged it");
+}
+
+#[tokio::test]
+async fn a_shift_that_starts_sends_its_person_a_notice_once() {
+    let sink = MailSink::start().await;
+    let app = spawn_app_with_sink(&sink).await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let pat = app.create_user(Role::Responder).await;
+    let r = admin.submit("/oncall", "/oncall/schedules", &[("name", "Checkout"), ("time_zone", "UTC")]).await;
+    let page = location(&r);
+    // A daily rotation whose first shift began two minutes ago.
+    let start = chrono::Utc::now() - chrono::Duration::minutes(2);
+    let (date, time) = (start.format("%Y-%m-%d").to_string(), start.format("%H:%M").to_string());
+    let r = admin
+        .submit(
+            &page,
+            &format!("{page}/layers"),
+            &[
+                ("participants", pat.email.as_str()),
+                ("start_date", date.as_str()),
+                ("handoff_time", time.as_str()),
+                ("shift_length", "1"),
+                ("shift_unit", "days"),
+                ("restrict", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "adding the layer");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let notice = loop {
+        let found = sink.messages().into_iter().find(|m| m.to.contains(&pat.email) && m.subject().contains("on call"));
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "no shift notice reached {}", pat.email);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(notice.subject().starts_with("You are on call for Checkout from "), "{}", notice.subject());
+    assert!(notice.text().contains("You are on call for Checkout from"), "{}", notice.text());
+    // The job looks every quarter second here; after several more looks, still one notice.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let notices =
+        sink.messages().into_iter().filter(|m| m.to.contains(&pat.email) && m.subject().contains("on call")).count();
+    assert_eq!(notices, 1);
 }

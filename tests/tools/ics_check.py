@@ -8,7 +8,8 @@ prints what they found as JSON on stdout.
 - libical (Debian `gir1.2-ical-3.0`, through PyGObject) parses it and runs its
   iTIP restriction check (RFC 5546: which properties a METHOD requires or
   forbids); every problem it finds becomes an X-LIC-ERROR property, which are
-  counted and listed.
+  counted and listed. With `--feed` (a subscribed calendar, which has no
+  METHOD), only the parser's problems count.
 
 Debian's PyGObject lives with the system Python, which may not be the
 `python3` that has `icalendar`; the libical half therefore runs in
@@ -24,7 +25,7 @@ import sys
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def libical_report(text):
+def libical_report(text, restrictions=True):
     import gi
 
     gi.require_version("ICalGLib", "3.0")
@@ -35,7 +36,7 @@ def libical_report(text):
         return {"parsed": False, "errors": 1, "messages": ["libical could not parse the text"]}
     # Parser problems are X-LIC-ERROR properties already; the restriction
     # check adds one per violated iTIP rule.
-    valid = bool(ICal.restriction_check(comp))
+    valid = bool(ICal.restriction_check(comp)) if restrictions else None
     messages = []
 
     def walk(c):
@@ -68,13 +69,13 @@ def libical_here():
         return False
 
 
-def libical_check(text):
+def libical_check(text, restrictions):
     if libical_here():
-        return libical_report(text)
+        return libical_report(text, restrictions)
     if not os.path.exists(SYSTEM_PYTHON):
         raise SystemExit("libical's Python binding is not installed (Debian: gir1.2-ical-3.0 python3-gi)")
     out = subprocess.run(
-        [SYSTEM_PYTHON, os.path.abspath(__file__), "--libical"],
+        [SYSTEM_PYTHON, os.path.abspath(__file__), "--libical"] + ([] if restrictions else ["--feed"]),
         input=text.encode("utf-8"),
         capture_output=True,
         check=True,
@@ -142,14 +143,16 @@ def icalendar_report(raw):
 def main():
     raw = sys.stdin.buffer.read()
     text = raw.decode("utf-8")
-    if sys.argv[1:] == ["--libical"]:
-        print(json.dumps(libical_report(text)))
+    flags = sys.argv[1:]
+    restrictions = "--feed" not in flags
+    if "--libical" in flags:
+        print(json.dumps(libical_report(text, restrictions)))
         return
     report = {
         "crlf_only": b"\n" not in raw.replace(b"\r\n", b""),
         "longest_line_octets": max((len(line) for line in raw.split(b"\r\n")), default=0),
         "icalendar": icalendar_report(raw),
-        "libical": libical_check(text),
+        "libical": libical_check(text, restrictions),
     }
     print(json.dumps(report, indent=2))
 
