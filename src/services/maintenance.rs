@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::db::component_status::{self, Cause};
 use crate::db::maintenances::Notices;
 use crate::db::maintenances::{self, Maintenance, NewMaintenance};
-use crate::db::{ComponentId, DbPool, MaintenanceId, UserId, components, outbox, subscribers};
+use crate::db::{ComponentId, DbPool, MaintenanceId, UserId, components, subscribers};
 use crate::domain::Role;
 use crate::domain::maintenance::{check_end, check_start, parse_required_time};
 use crate::domain::status::{ComponentStatus, MaintenanceStatus};
@@ -405,7 +405,6 @@ async fn tell_subscribers(
         unsubscribe_url: None,
         incident_id: None,
     };
-    let messages = super::subscriptions::to_subscribers(settings, email, &subs)?;
-    outbox::enqueue(conn, &messages).await?;
+    super::subscriptions::enqueue_for_subscribers(conn, settings, email, &subs).await?;
     Ok(())
 }

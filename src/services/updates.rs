@@ -12,9 +12,9 @@ use crate::config::Settings;
 use crate::db::component_status::{self, Cause};
 use crate::db::components::{self, Component};
 use crate::db::incidents::{self, Incident, IncidentChanges};
-use crate::db::outbox::{self, NewMessage};
+use crate::db::outbox;
 use crate::db::stakeholders::{self, Member};
-use crate::db::subscribers::{self, Subscriber};
+use crate::db::subscribers;
 use crate::db::updates::{self, NewUpdate, Update};
 use crate::db::{ComponentId, DbPool, GroupId, IncidentId, UserId, incident_roles};
 use crate::domain::Role;
@@ -473,13 +473,14 @@ async fn write(
                 messages.push(email.to(settings, &m.name, &m.email).map_err(anyhow::Error::from)?);
             }
         }
+        outbox::enqueue(conn, &messages).await?;
         let mut subscriber_count = 0;
         if p.audience.is_public() {
             let subs = subscribers::confirmed_for_components(conn, &p.affected).await?;
             subscriber_count = subs.len();
-            messages.extend(public_emails(settings, &incident, p, &subs)?);
+            let email = public_email(settings, &incident, p);
+            super::subscriptions::enqueue_for_subscribers(conn, settings, email, &subs).await?;
         }
-        outbox::enqueue(conn, &messages).await?;
 
         let mut audiences = Vec::new();
         if p.audience.is_internal() {
@@ -522,15 +523,6 @@ fn internal_email(settings: &Settings, incident: &Incident, p: &Prepared) -> Ema
         unsubscribe_url: None,
         incident_id: Some(incident.id),
     }
-}
-
-fn public_emails(
-    settings: &Settings,
-    incident: &Incident,
-    p: &Prepared,
-    subs: &[Subscriber],
-) -> Result<Vec<NewMessage>, ServiceError> {
-    super::subscriptions::to_subscribers(settings, public_email(settings, incident, p), subs)
 }
 
 /// The subscribers' email, before each one's unsubscribe link is set.
