@@ -9,7 +9,11 @@ needed). Latency is measured from each request's scheduled send time to the
 end of its response, so time spent waiting for a free connection counts too
 (no coordinated omission). Prints one JSON object with the results.
 
-usage: alert_storm.py URL TOKEN [--posts 1000] [--fingerprints 20] [--seconds 10]
+With --declare it posts incidents to the API instead (URL is
+/api/v1/incidents, TOKEN an API token; every post a new incident), for
+bench/declare.sh.
+
+usage: alert_storm.py URL TOKEN [--posts 1000] [--fingerprints 20] [--seconds 10] [--declare]
 """
 
 import argparse
@@ -44,6 +48,16 @@ def payload(i, fingerprints):
         "version": "4",
         "groupKey": '{}:{alertname="%s"}' % name,
         "truncatedAlerts": 0,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def declaration(i):
+    body = {
+        "title": f"Load test incident {i}",
+        "severity": "SEV3",
+        "environment": "production",
+        "detection_source": "alert",
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -113,10 +127,14 @@ async def main():
     ap.add_argument("--posts", type=int, default=1000)
     ap.add_argument("--fingerprints", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--declare", action="store_true")
     args = ap.parse_args()
     url = urllib.parse.urlsplit(args.url)
     host, port, path = url.hostname, url.port or 80, url.path
-    bodies = [payload(i, args.fingerprints) for i in range(args.posts)]
+    if args.declare:
+        bodies = [declaration(i) for i in range(args.posts)]
+    else:
+        bodies = [payload(i, args.fingerprints) for i in range(args.posts)]
     idle = []
     opened = 0
     latencies, statuses, errors = [], {}, []
@@ -159,6 +177,8 @@ async def main():
             statuses[status] = statuses.get(status, 0) + 1
             if status == 200:
                 incidents.update(json.loads(data).get("incidents", []))
+            elif status == 201 and args.declare:
+                incidents.add(json.loads(data).get("id"))
             else:
                 errors.append(f"{status}: {data[:200]!r}")
             if close:

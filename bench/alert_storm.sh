@@ -94,3 +94,8 @@ ok=1
 awk -v p="$(r p99_ms)" 'BEGIN { exit !(p < 50) }' || echo "NOTE: p99 is above the 50 ms target"
 [ "$ok" = 1 ] && echo "OK: $FINGERPRINTS incidents, no alert lost"
 [ "$ok" = 1 ]
+if [ -n "${RESULTS:-}" ]; then
+  rate=$(awk -v p="$POSTS" -v s="$SECONDS_" 'BEGIN { printf "%.0f", p / s }')
+  ok=$(awk -v p="$(r p99_ms)" -v n="$incidents" -v f="$FINGERPRINTS" 'BEGIN { print (p < 50 && n == f) ? "pass" : "FAIL" }')
+  echo "alerts $rate/s for ${SECONDS_}s, p99 ($incidents incidents of $FINGERPRINTS)|$(r p99_ms) ms|||< 50 ms, $FINGERPRINTS incidents|$ok" >>"$RESULTS"
+fi

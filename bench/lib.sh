@@ -104,3 +104,36 @@ bench_api_token() {
     return 1
   fi
 }
+
+# bench_smtp_sink PORT OUT   starts Postfix's smtp-sink (a fast SMTP server
+#                            made for load tests, C) on PORT, its running
+#                            counters written to OUT; sets $smtp_sink_pid.
+#                            Taken from Debian's postfix package, unpacked
+#                            into ~/.cache (no mail daemon is installed).
+# bench_smtp_sink_count OUT  how many messages it has accepted so far
+bench_smtp_sink() {
+  local dir=${XDG_CACHE_HOME:-$HOME/.cache}/firebreak-bench/postfix
+  if [ ! -x "$dir/usr/sbin/smtp-sink" ]; then
+    echo "==> unpacking Postfix's smtp-sink into $dir"
+    mkdir -p "$dir"
+    (cd "$work" && apt-get download postfix >/dev/null 2>&1 ||
+      { as_root apt-get update -qq && apt-get download postfix >/dev/null; })
+    dpkg -x "$work"/postfix_*.deb "$dir"
+  fi
+  local user
+  user=$(id -un)
+  if [ "$(id -u)" = 0 ]; then user=nobody; fi
+  LD_LIBRARY_PATH="$dir/usr/lib/postfix" "$dir/usr/sbin/smtp-sink" -c -u "$user" -m 256 \
+    "127.0.0.1:$1" 1024 >"$2" 2>&1 &
+  smtp_sink_pid=$!
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "smtp-sink did not start:"
+  cat "$2"
+  return 1
+}
+
+bench_smtp_sink_count() {
+  tr '\r' '\n' <"$1" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2 || true
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

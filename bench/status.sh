@@ -1,31 +1,22 @@
 #!/usr/bin/env bash
-# Status-page spike benchmark: a release build with 20 components, 3 active
-# public incidents and 90 days of status changes, measured with wrk at 64 and
-# 256 connections against /status and /api/v2/summary.json, side by side with
-# nginx serving a saved copy of the same /status page as a static file.
-# Targets: Firebreak at least half of nginx's requests/s, p99 under 20 ms at
-# 256 connections, zero errors, server memory (peak RSS) under 64 MiB.
-# Rerun any time: ./bench/status.sh   (DURATION=30 for longer runs)
+# Status-page spike benchmark (issue 18): a release build with 20 components,
+# 3 active public incidents and 90 days of status changes, measured with wrk
+# at 64 and 256 connections against /status and /api/v2/summary.json, with
+# and without "Accept-Encoding: gzip", side by side with nginx serving the
+# same bytes (worker_processes auto, sendfile on, gzip_static with Firebreak's
+# own gzip bytes, so both send exactly the same thing).
+# Targets: Firebreak at least 0.8x nginx's requests/s in every case; p99
+# under 20 ms at 256 connections; zero errors; peak RSS under 64 MiB.
+# Rerun any time: ./bench/status.sh   (DURATION=30 for longer runs;
+# RESULTS=FILE appends one line per measure for bench/all.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 PORT=${PORT:-18183}
 NGINX_PORT=${NGINX_PORT:-18184}
-DURATION=${DURATION:-15}
-DB=firebreak_bench_status
-SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
-URL="$SERVER/$DB"
-BASE="http://127.0.0.1:$PORT"
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+DURATION=${DURATION:-10}
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -35,16 +26,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+nginx_stop() { if [ -f "$work/nginx.pid" ]; then kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; fi; }
+trap 'nginx_stop; bench_cleanup' EXIT
 
-echo "==> building the release binary"
-cargo build --release --quiet
-bin=target/release/firebreak
-
-psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
-DATABASE_URL=$URL "$bin" migrate >/dev/null
-FIREBREAK_PASSWORD=benchmark-password DATABASE_URL=$URL "$bin" user add \
-  --email lead@bench.example --name "Bench Lead" --role responder >/dev/null
-
+bench_build
+bench_database firebreak_bench_status
 echo "==> seeding 20 components, 90 days of status changes, 3 active public incidents, 1 maintenance"
 psql -q "$URL" <<'SQL'
 INSERT INTO components (name, description, group_name, position, created_at, updated_at)
@@ -81,81 +67,105 @@ INSERT INTO maintenance_components (maintenance_id, component_id) VALUES (1, 5);
 ANALYZE;
 SQL
 
-DATABASE_URL=$URL BIND=127.0.0.1:$PORT SESSION_KEY=$(head -c 64 /dev/urandom | base64 -w0) \
-  RUST_LOG=warn "$bin" serve >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -fs "$BASE/health" >/dev/null 2>&1 && break; sleep 0.1; done
+bench_serve "$PORT"
 for _ in $(seq 1 100); do curl -fs -o /dev/null "$BASE/status" && break; sleep 0.1; done
 
-mkdir -p "$work/www" "$work/nginx-tmp"
-curl -fs "$BASE/status" -o "$work/www/status.html"
-curl -fs "$BASE/api/v2/summary.json" -o "$work/summary.json"
-page_bytes=$(wc -c <"$work/www/status.html")
-summary_bytes=$(wc -c <"$work/summary.json")
-echo "==> /status is $page_bytes bytes, /api/v2/summary.json $summary_bytes bytes (uncompressed, as wrk asks)"
+# nginx's copy: the same bytes, plain and gzipped (gzip_static serves the .gz).
+mkdir -p "$work/www/api/v2" "$work/nginx-tmp"
+curl -fs "$BASE/status" -o "$work/www/status"
+curl -fs -H 'Accept-Encoding: gzip' "$BASE/status" -o "$work/www/status.gz"
+curl -fs "$BASE/api/v2/summary.json" -o "$work/www/api/v2/summary.json"
+curl -fs -H 'Accept-Encoding: gzip' "$BASE/api/v2/summary.json" -o "$work/www/api/v2/summary.json.gz"
+echo "==> /status is $(wc -c <"$work/www/status") bytes ($(wc -c <"$work/www/status.gz") gzipped)," \
+  "/api/v2/summary.json $(wc -c <"$work/www/api/v2/summary.json") ($(wc -c <"$work/www/api/v2/summary.json.gz") gzipped)"
 
-# nginx as the current user on a high port, same number of workers as Firebreak.
-workers=$(nproc)
 {
-  [ "$(id -u)" = 0 ] && echo "user root;"
+  if [ "$(id -u)" = 0 ]; then echo "user root;"; fi
   cat <<NGINX
-worker_processes $workers;
+worker_processes auto;
 daemon on;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  gzip_static on;
+  gzip_vary on;
   client_body_temp_path $work/nginx-tmp/body;
   proxy_temp_path $work/nginx-tmp/proxy;
   fastcgi_temp_path $work/nginx-tmp/fastcgi;
   uwsgi_temp_path $work/nginx-tmp/uwsgi;
   scgi_temp_path $work/nginx-tmp/scgi;
-  keepalive_requests 100000;
   server {
     listen 127.0.0.1:$NGINX_PORT;
     root $work/www;
-    location = /status { default_type "text/html; charset=utf-8"; try_files /status.html =404; }
+    location = /status { default_type "text/html; charset=utf-8"; }
+    location = /api/v2/summary.json { default_type "application/json"; }
   }
 }
 NGINX
 } >"$work/nginx.conf"
 "$nginx_bin" -c "$work/nginx.conf" -p "$work"
-for _ in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$NGINX_PORT/status" && break; sleep 0.1; done
-cmp -s "$work/www/status.html" <(curl -fs "http://127.0.0.1:$NGINX_PORT/status") || { echo "nginx serves something else"; exit 1; }
-
-run() { # name url connections
-  echo "==> $1, $3 connections, ${DURATION}s"
-  wrk -t2 -c"$3" -d"${DURATION}s" --latency "$2" >"$work/$1-$3.txt"
-  grep -E "Requests/sec|99%|Non-2xx|Socket errors" "$work/$1-$3.txt" | sed 's/^/    /'
-}
-for c in 64 256; do
-  run firebreak-status "$BASE/status" "$c"
-  run firebreak-summary "$BASE/api/v2/summary.json" "$c"
-  run nginx-status "http://127.0.0.1:$NGINX_PORT/status" "$c"
+NGINX_BASE="http://127.0.0.1:$NGINX_PORT"
+for _ in $(seq 1 50); do curl -fs -o /dev/null "$NGINX_BASE/status" && break; sleep 0.1; done
+for path in /status /api/v2/summary.json; do
+  cmp -s <(curl -fs "$BASE$path") <(curl -fs "$NGINX_BASE$path") || { echo "nginx serves other bytes for $path"; exit 1; }
+  cmp -s <(curl -fs -H 'Accept-Encoding: gzip' "$BASE$path") <(curl -fs -H 'Accept-Encoding: gzip' "$NGINX_BASE$path") ||
+    { echo "nginx serves other gzip bytes for $path"; exit 1; }
 done
 
+run() { # name url connections encoding
+  local header=()
+  if [ "$4" = gzip ]; then header=(-H 'Accept-Encoding: gzip'); fi
+  wrk -t2 -c"$3" -d"${DURATION}s" --latency "${header[@]}" "$2" >"$work/$1-$3-$4.txt"
+}
 ms() { # a wrk latency value ("850.00us", "12.3ms", "1.2s") in milliseconds
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
-rps() { awk '/Requests\/sec/ { print $2 }' "$work/$1.txt"; }
+rps() { awk '/Requests\/sec/ { printf "%.0f", $2 }' "$work/$1.txt"; }
 p99() { ms "$(awk '$1 == "99%" { print $2 }' "$work/$1.txt")"; }
 errors() { # non-2xx/3xx responses plus socket errors
   awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$work/$1.txt"
 }
-rss=$(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status")
 
-echo
-echo "== results ($(nproc) cores, wrk and nginx on the same machine, no compression) =="
-printf '%-30s %6s %12s %10s %8s\n' target conns "req/s" "p99 ms" errors
-for c in 64 256; do
-  for t in firebreak-status firebreak-summary nginx-status; do
-    printf '%-30s %6s %12s %10s %8s\n' "$t" "$c" "$(rps "$t-$c")" "$(p99 "$t-$c")" "$(errors "$t-$c")"
+echo "==> wrk, ${DURATION}s per run, Firebreak and nginx in turn"
+for enc in identity gzip; do
+  for c in 64 256; do
+    for page in status summary; do
+      path=/status
+      if [ "$page" = summary ]; then path=/api/v2/summary.json; fi
+      run "firebreak-$page" "$BASE$path" "$c" "$enc"
+      run "nginx-$page" "$NGINX_BASE$path" "$c" "$enc"
+    done
   done
 done
-for c in 64 256; do
-  ratio=$(awk -v a="$(rps "firebreak-status-$c")" -v b="$(rps "nginx-status-$c")" 'BEGIN { printf "%.2f", a / b }')
-  echo "Firebreak /status vs nginx at $c connections: $ratio x nginx's requests/s (target >= 0.50)"
+rss=$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
+
+echo
+echo "== results ($(nproc) cores; wrk, nginx and Firebreak on the same machine) =="
+printf '%-22s %-9s %6s %10s %10s %7s %9s %9s %7s\n' page encoding conns "Firebreak" nginx ratio "p99 ms" "nginx p99" errors
+for enc in identity gzip; do
+  for c in 64 256; do
+    for page in status summary; do
+      f="firebreak-$page-$c-$enc" n="nginx-$page-$c-$enc"
+      ratio=$(awk -v a="$(rps "$f")" -v b="$(rps "$n")" 'BEGIN { printf "%.2f", a / b }')
+      label=/status
+      if [ "$page" = summary ]; then label=/api/v2/summary.json; fi
+      printf '%-22s %-9s %6s %10s %10s %7s %9s %9s %7s\n' "$label" "$enc" "$c" "$(rps "$f")" "$(rps "$n")" \
+        "$ratio" "$(p99 "$f")" "$(p99 "$n")" "$(errors "$f")"
+      if [ -n "${RESULTS:-}" ]; then
+        echo "$label $enc ${c}c req/s|$(rps "$f")|$(rps "$n") (nginx)|${ratio}x|>= 0.8x|$(awk -v r="$ratio" 'BEGIN { print (r >= 0.8) ? "pass" : "FAIL" }')" >>"$RESULTS"
+        if [ "$c" = 256 ]; then
+          echo "$label $enc 256c p99|$(p99 "$f") ms|$(p99 "$n") ms (nginx)||< 20 ms|$(awk -v p="$(p99 "$f")" 'BEGIN { print (p < 20) ? "pass" : "FAIL" }')" >>"$RESULTS"
+        fi
+      fi
+    done
+  done
 done
-echo "p99 at 256 connections: /status $(p99 firebreak-status-256) ms, summary.json $(p99 firebreak-summary-256) ms (target < 20)"
-echo "Firebreak peak memory (VmHWM): $rss (target < 64 MiB)"
+echo "Firebreak peak memory (VmHWM): $rss MiB (target < 64 MiB)"
+if [ -n "${RESULTS:-}" ]; then
+  echo "status page peak RSS|$rss MiB|||< 64 MiB|$(awk -v m="$rss" 'BEGIN { print (m < 64) ? "pass" : "FAIL" }')" >>"$RESULTS"
+fi
