@@ -308,20 +308,8 @@ pub fn timebox_overrun(
     (over > chrono::Duration::zero()).then_some(over)
 }
 
-/// "3 h 05 min", "12 min", "40 s": a clock for people under stress.
-pub fn format_duration(d: chrono::Duration) -> String {
-    let secs = d.num_seconds().max(0);
-    let (days, hours, minutes) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
-    if days > 0 {
-        format!("{days} d {hours} h")
-    } else if hours > 0 {
-        format!("{hours} h {minutes:02} min")
-    } else if minutes > 0 {
-        format!("{minutes} min")
-    } else {
-        format!("{secs} s")
-    }
-}
+/// Durations read the same everywhere (one formatter, in `metrics`).
+pub use super::metrics::format_duration;
 
 #[cfg(test)]
 mod tests {
@@ -410,7 +398,7 @@ mod tests {
     fn durations_read_like_a_clock() {
         assert_eq!(format_duration(chrono::Duration::seconds(40)), "40 s");
         assert_eq!(format_duration(chrono::Duration::minutes(12)), "12 min");
-        assert_eq!(format_duration(chrono::Duration::minutes(185)), "3 h 05 min");
+        assert_eq!(format_duration(chrono::Duration::minutes(185)), "3 h 5 min");
         assert_eq!(format_duration(chrono::Duration::hours(50)), "2 d 2 h");
     }
 

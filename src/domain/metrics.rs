@@ -84,7 +84,8 @@ impl Summary {
     }
 }
 
-/// "45 s", "12 min", "3 h 5 min", "2 d 4 h": short, for tables and documents.
+/// "45 s", "12 min", "3 h 5 min", "2 d 4 h": the one way Firebreak writes a
+/// duration (the room's clocks, reports, post-mortems, the status page).
 pub fn format_duration(d: Duration) -> String {
     let s = d.num_seconds().max(0);
     match s {

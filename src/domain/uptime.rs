@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 
+use super::metrics::format_duration;
 use super::status::ComponentStatus;
 
 /// The share of a partial outage that counts as downtime.
@@ -63,7 +64,7 @@ impl Day {
     }
 
     /// What the bar says to people who cannot see its colour, e.g.
-    /// "Nov 3: 99.2% uptime, partial outage 2h".
+    /// "Nov 3: 99.2% uptime, partial outage 2 h".
     pub fn describe(&self) -> String {
         let date = self.date.format("%b %-d");
         let Some(uptime) = self.uptime() else { return format!("{date}: no data") };
@@ -75,7 +76,7 @@ impl Day {
             (self.maintenance, "maintenance"),
         ] {
             if secs > 0 {
-                text.push_str(&format!(", {what} {}", format_duration(secs)));
+                text.push_str(&format!(", {what} {}", format_duration(chrono::Duration::seconds(secs))));
             }
         }
         text
@@ -141,17 +142,6 @@ pub fn format_percent(value: f64, decimals: u32) -> String {
     format!("{text}%")
 }
 
-/// "2h", "1h 5m", "15m", "40s".
-pub fn format_duration(secs: i64) -> String {
-    let (h, m) = (secs / 3600, (secs % 3600) / 60);
-    match (h, m) {
-        (0, 0) => format!("{secs}s"),
-        (0, m) => format!("{m}m"),
-        (h, 0) => format!("{h}h"),
-        (h, m) => format!("{h}h {m}m"),
-    }
-}
-
 fn day_start(date: NaiveDate) -> DateTime<Utc> {
     date.and_time(NaiveTime::MIN).and_utc()
 }
@@ -215,7 +205,7 @@ mod tests {
         assert_eq!(days[0].major, 6 * 3600);
         assert_eq!(days[0].uptime(), Some(50.0));
         assert_eq!(days[0].css(), "major");
-        assert_eq!(days[0].describe(), "Nov 3: 50% uptime, major outage 6h");
+        assert_eq!(days[0].describe(), "Nov 3: 50% uptime, major outage 6 h");
     }
 
     #[test]
@@ -235,7 +225,10 @@ mod tests {
         let expected = 100.0 * (1.0 - 0.3 * 7200.0 / 86400.0);
         assert!((day.uptime().expect("data") - expected).abs() < 1e-9);
         assert_eq!(day.css(), "partial", "the worst state of the day");
-        assert_eq!(day.describe(), "Nov 3: 97.5% uptime, partial outage 2h, degraded performance 1h, maintenance 30m");
+        assert_eq!(
+            day.describe(),
+            "Nov 3: 97.5% uptime, partial outage 2 h, degraded performance 1 h, maintenance 30 min"
+        );
     }
 
     #[test]
@@ -274,8 +267,8 @@ mod tests {
         assert_eq!(format_percent(99.99999, 2), "99.99%");
         assert_eq!(format_percent(99.2, 2), "99.2%");
         assert_eq!(format_percent(0.0, 2), "0%");
-        assert_eq!(format_duration(40), "40s");
-        assert_eq!(format_duration(3900), "1h 5m");
+        assert_eq!(format_duration(chrono::Duration::seconds(40)), "40 s");
+        assert_eq!(format_duration(chrono::Duration::seconds(3900)), "1 h 5 min");
     }
 
     #[test]
