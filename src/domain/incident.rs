@@ -308,6 +308,21 @@ pub fn timebox_overrun(
     (over > chrono::Duration::zero()).then_some(over)
 }
 
+/// A key time (detected, acknowledged, mitigated) cannot come before the
+/// impact started: the metrics would go negative. `what` names it ("the
+/// mitigated time").
+pub fn not_before_impact(
+    impact_started_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+    what: &str,
+    shown: &str,
+) -> Result<DateTime<Utc>, String> {
+    if at < impact_started_at {
+        return Err(format!("{what} cannot be before the impact started ({shown})."));
+    }
+    Ok(at)
+}
+
 /// Durations read the same everywhere (one formatter, in `metrics`).
 pub use super::metrics::format_duration;
 
@@ -400,6 +415,17 @@ mod tests {
         assert_eq!(format_duration(chrono::Duration::minutes(12)), "12 min");
         assert_eq!(format_duration(chrono::Duration::minutes(185)), "3 h 5 min");
         assert_eq!(format_duration(chrono::Duration::hours(50)), "2 d 2 h");
+    }
+
+    #[test]
+    fn key_times_cannot_come_before_the_impact_started() {
+        let start = at(10, 0);
+        assert_eq!(not_before_impact(start, at(10, 0), "x", "10:00"), Ok(at(10, 0)));
+        assert_eq!(not_before_impact(start, at(11, 30), "x", "10:00"), Ok(at(11, 30)));
+        assert_eq!(
+            not_before_impact(start, at(9, 59), "The mitigated time", "10:00"),
+            Err("The mitigated time cannot be before the impact started (10:00).".to_owned())
+        );
     }
 
     #[test]

@@ -412,6 +412,13 @@ async fn at_resolve_the_lead_reviews_the_key_times_in_one_form() {
     let response = lead.submit(&room, &format!("{room}/timestamps/review"), &wrong).await;
     let refused = crate::helpers::html_of(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(refused.contains("value=\"2999-11-01T08:15\""), "the typed mitigation time is kept");
+    // Mitigated before the impact started: refused, said why, nothing written.
+    let early = [fields[0], fields[1], fields[2], ("mitigated_at", "2026-11-01T08:15")];
+    let response = lead.submit(&room, &format!("{room}/timestamps/review"), &early).await;
+    let refused = crate::helpers::html_of(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(refused.contains("The mitigated time cannot be before the impact started"), "the message says why");
+    assert!(refused.contains("value=\"2026-11-01T08:15\""), "and keeps what was typed");
+    assert_eq!(app.count("SELECT count(*) AS n FROM incidents WHERE mitigated_at = '2026-11-01 08:15Z'").await, 0);
     let response = lead.submit(&room, &format!("{room}/timestamps/review"), &fields).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let html = lead.page(&room).await;

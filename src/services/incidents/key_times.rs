@@ -123,8 +123,23 @@ pub async fn review_key_times(
     conn.transaction(async |conn| {
         let incident = load_for_change(conn, actor, id).await?;
         require_current_lead(conn, id, me).await?;
-        let who = name_of(conn, me).await?;
         let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+        // Checked against the impact start as reviewed: nothing is written when one is earlier.
+        let start = impact.unwrap_or(incident.impact_started_at);
+        let mut order = FieldErrors::new();
+        for (field, what, at) in [
+            ("review_detected_at", "The detected time", detected),
+            ("review_acknowledged_at", "The acknowledged time", acknowledged),
+            ("review_mitigated_at", "The mitigated time", mitigated),
+        ] {
+            if let Some(at) = at {
+                order.check(field, rules::not_before_impact(start, at, what, &fmt(start)));
+            }
+        }
+        if !order.is_empty() {
+            return Err(ServiceError::Invalid(order));
+        }
+        let who = name_of(conn, me).await?;
         let differs =
             |new: DateTime<Utc>, old: Option<DateTime<Utc>>| old.is_none_or(|o| (new - o).num_seconds().abs() >= 60);
         let mut changes = IncidentChanges::default();
