@@ -161,7 +161,8 @@ pub struct Settings {
     pub base_url: url::Url,
     /// Raw key bytes (at least 64); `None` means "generate one".
     pub session_key: Option<SecretString>,
-    pub smtp_url: Option<SecretString>,
+    /// SMTP_URL, parsed once here; `None` writes mail to `mail_dir` instead.
+    pub smtp: Option<crate::email::SmtpEndpoint>,
     pub mail_from: String,
     pub db_pool_size: usize,
     pub workers: usize,
@@ -219,7 +220,7 @@ impl Settings {
             None => parse_base_url(&format!("http://{bind}"))?,
         };
         let session_key = args.session_key.as_deref().map(parse_session_key).transpose()?;
-        let smtp_url = args.smtp_url.as_deref().map(parse_smtp_url).transpose()?;
+        let smtp = args.smtp_url.as_deref().map(parse_smtp_url).transpose()?;
         if !args.mail_from.contains('@') {
             return Err(bad(
                 "MAIL_FROM",
@@ -335,7 +336,7 @@ impl Settings {
             bind,
             base_url,
             session_key,
-            smtp_url,
+            smtp,
             mail_from: args.mail_from.trim().to_owned(),
             db_pool_size,
             workers,
@@ -434,9 +435,8 @@ fn parse_session_key(s: &str) -> Result<SecretString, ConfigError> {
     Ok(SecretString::from(s.trim().to_owned()))
 }
 
-fn parse_smtp_url(s: &str) -> Result<SecretString, ConfigError> {
-    crate::email::SmtpEndpoint::parse(s).map_err(|problem| bad("SMTP_URL", "smtp-url", problem))?;
-    Ok(SecretString::from(s.to_owned()))
+fn parse_smtp_url(s: &str) -> Result<crate::email::SmtpEndpoint, ConfigError> {
+    crate::email::SmtpEndpoint::parse(s).map_err(|problem| bad("SMTP_URL", "smtp-url", problem))
 }
 
 #[cfg(test)]

@@ -241,10 +241,9 @@ pub enum Transport {
 impl Transport {
     /// The transport the settings ask for. Fails only on an unusable CA certificate.
     pub fn from_settings(settings: &Settings, pool_size: u32) -> anyhow::Result<Transport> {
-        match &settings.smtp_url {
+        match &settings.smtp {
             None => Ok(Transport::Folder(settings.mail_dir.clone())),
-            Some(url) => {
-                let endpoint = SmtpEndpoint::parse(url.expose_secret()).map_err(|e| anyhow::anyhow!("SMTP_URL {e}"))?;
+            Some(endpoint) => {
                 let transport = endpoint
                     .transport(settings.smtp_ca_pem.as_deref(), pool_size)
                     .map_err(|e| anyhow::anyhow!("cannot set up SMTP to {endpoint}: {e}"))?;

@@ -153,7 +153,7 @@ pub fn test_settings(db_url: &str) -> Settings {
         bind: "127.0.0.1:0".parse().expect("addr"),
         base_url: url::Url::parse("http://127.0.0.1").expect("url"),
         session_key: Some(SecretString::from(base64::engine::general_purpose::STANDARD.encode(key))),
-        smtp_url: None,
+        smtp: None,
         mail_from: "Firebreak <firebreak@example.test>".to_owned(),
         db_pool_size: 4,
         workers: 1,

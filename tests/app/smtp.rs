@@ -33,7 +33,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use firebreak::config::Settings;
-use secrecy::SecretString;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
@@ -51,7 +50,7 @@ pub async fn spawn_app_with_sink(sink: &MailSink) -> TestApp {
 
 /// Points settings at the sink; for apps built by hand (e.g. a second instance).
 pub fn configure_for_sink(settings: &mut Settings, sink: &MailSink) {
-    settings.smtp_url = Some(SecretString::from(sink.smtp_url()));
+    settings.smtp = Some(firebreak::email::SmtpEndpoint::parse(&sink.smtp_url()).expect("the sink's URL parses"));
     settings.smtp_ca_pem = sink.ca_pem();
     settings.mail_retry_base = Duration::from_millis(200);
 }
