@@ -25,7 +25,9 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-if [ "$BUILD" = release ]; then
+if [ -n "${BENCH_BUILT:-}" ]; then
+  bin=target/$BUILD/firebreak # bench/all.sh built it
+elif [ "$BUILD" = release ]; then
   echo "==> building the release binary"
   cargo build --release --quiet
   bin=target/release/firebreak

@@ -11,10 +11,13 @@ export PROFILE=${PROFILE:-release}
 RESULTS=$(mktemp)
 export RESULTS
 trap 'rm -f "$RESULTS"' EXIT
+echo "==> building the $PROFILE binary once"
 if [ "$PROFILE" = release ]; then
-  echo "==> building the release binary once"
   cargo build --release --quiet --bin firebreak
+else
+  cargo build --quiet --bin firebreak
 fi
+export BENCH_BUILT=1
 
 run() {
   echo

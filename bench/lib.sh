@@ -27,6 +27,10 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 
 bench_build() {
+  bin=target/$PROFILE/firebreak
+  # bench/all.sh builds once and sets BENCH_BUILT, so edits made meanwhile
+  # cannot rebuild the binary between two benchmarks.
+  if [ -n "${BENCH_BUILT:-}" ] && [ -x "$bin" ]; then return 0; fi
   if [ "$PROFILE" = release ]; then
     echo "==> building the release binary"
     cargo build --release --quiet --bin firebreak

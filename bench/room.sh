@@ -23,7 +23,9 @@ trap cleanup EXIT
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then
+if [ -n "${BENCH_BUILT:-}" ]; then
+  : # bench/all.sh built it
+elif [ "$PROFILE" = release ]; then
   echo "==> building the release binary"
   cargo build --release --quiet
 else
