@@ -332,3 +332,20 @@ pub async fn for_incident(conn: &mut AsyncPgConnection, id: IncidentId) -> Query
         .load(conn)
         .await
 }
+
+/// The labels of an incident's firing alerts (at most `limit`, oldest
+/// first): what a page for it names besides the title.
+pub async fn firing_labels(
+    conn: &mut AsyncPgConnection,
+    incident: IncidentId,
+    limit: i64,
+) -> QueryResult<Vec<serde_json::Value>> {
+    alerts::table
+        .filter(alerts::incident_id.eq(incident))
+        .filter(alerts::status.eq("firing"))
+        .order(alerts::id.asc())
+        .limit(limit)
+        .select(alerts::labels)
+        .load(conn)
+        .await
+}

@@ -742,3 +742,35 @@ mod tests {
         assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }
+
+/// An alert's labels as one line for a page ("alertname=HighErrorRate,
+/// service=checkout"), sorted by name, values cut at 80 characters and the
+/// line at 300: enough to tell alerts apart on a phone's lock screen.
+pub fn labels_line(labels: &serde_json::Value) -> String {
+    let Some(map) = labels.as_object() else { return String::new() };
+    let mut pairs: Vec<(&String, String)> = map
+        .iter()
+        .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned).chars().take(80).collect()))
+        .collect();
+    pairs.sort();
+    let line = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+    if line.chars().count() > 300 { format!("{}…", line.chars().take(299).collect::<String>()) } else { line }
+}
+
+#[cfg(test)]
+mod labels_line_tests {
+    use super::labels_line;
+
+    #[test]
+    fn labels_read_as_sorted_pairs_and_stay_short() {
+        let labels = serde_json::json!({"service": "checkout", "alertname": "HighErrorRate", "severity": "critical"});
+        assert_eq!(labels_line(&labels), "alertname=HighErrorRate, service=checkout, severity=critical");
+        assert_eq!(labels_line(&serde_json::json!({})), "");
+        assert_eq!(labels_line(&serde_json::json!("not an object")), "");
+        let long =
+            serde_json::json!({"a": "x".repeat(500), "b": "y".repeat(500), "c": "z".repeat(500), "d": "w".repeat(500)});
+        let line = labels_line(&long);
+        assert_eq!(line.chars().count(), 300);
+        assert!(line.starts_with(&format!("a={}, b=", "x".repeat(80))) && line.ends_with('…'));
+    }
+}

@@ -81,6 +81,9 @@ pub async fn prepare(
             let mut body = String::new();
             for l in &message.lines {
                 body.push_str(&format!("SEV{} {}\n", l.severity, l.title));
+                for a in &l.alerts {
+                    body.push_str(&format!("{a}\n"));
+                }
             }
             let mut headers = vec![("Title", message.subject.clone()), ("Priority", "urgent".to_owned())];
             if let Some(l) = first {
@@ -97,6 +100,9 @@ pub async fn prepare(
                     "\nSEV{} {} — <{}|Acknowledge> · <{}|Room>",
                     l.severity, l.title, l.ack_url, l.room_url
                 ));
+                for a in &l.alerts {
+                    text.push_str(&format!("\n    {}", crate::domain::webhooks::slack_escape(a)));
+                }
             }
             let body = serde_json::json!({ "text": text }).to_string();
             http("Slack webhook", "application/json", body, Vec::new())
@@ -108,6 +114,7 @@ pub async fn prepare(
                 .map(|l| {
                     serde_json::json!({
                         "title": l.title, "severity": format!("SEV{}", l.severity),
+                        "alerts": l.alerts,
                         "acknowledge_url": l.ack_url, "incident_url": l.room_url,
                     })
                 })

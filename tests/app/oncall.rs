@@ -161,6 +161,8 @@ async fn a_real_alertmanager_pages_the_on_call_person_who_acknowledges_with_the_
 
     let mail = wait_for_page_mail(&sink, &pat.email).await;
     assert!(mail.subject().contains("PaymentsDown"), "{}", mail.subject());
+    // The page names the alert by its labels, not only the incident's title.
+    assert!(mail.text().contains("Alert: alertname=PaymentsDown, service=payments"), "{}", mail.text());
     let incident = scalar(&app, "SELECT id::text AS v FROM incidents").await;
 
     // A mail scanner (or the person) opening the link changes nothing.

@@ -9,8 +9,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::worker::minute;
 use crate::config::Settings;
 use crate::db::pages::{self, Page};
-use crate::db::{IncidentId, PageNotificationId, incidents, users};
-use crate::domain::alerts::{new_token, token_hash};
+use crate::db::{IncidentId, PageNotificationId, alerts, incidents, users};
+use crate::domain::alerts::{labels_line, new_token, token_hash};
 use crate::domain::incident::EntryKind;
 use crate::domain::oncall::{folded_subject, next_send_time};
 use crate::email::compose::{Email, link};
@@ -23,9 +23,14 @@ struct Item {
     page: Page,
     title: String,
     severity: i16,
+    /// For an alert's page: its firing alerts' labels, one line each.
+    alerts: Vec<String>,
     ack_url: String,
     room_url: String,
 }
+
+/// Alerts named per page (an incident can hold hundreds).
+const ALERTS_PER_PAGE: i64 = 3;
 
 /// The rows and incidents one message to a channel carries.
 pub(super) struct Batch {
@@ -93,10 +98,16 @@ pub(super) async fn work_channel(
         let incident = incidents::find(conn, p.incident_id).await?.ok_or(ServiceError::NotFound)?;
         let token = new_token();
         pages::insert_ack_token(conn, &token_hash(&token), p.id, user).await?;
+        let alerts = if p.origin == "alert" {
+            alerts::firing_labels(conn, p.incident_id, ALERTS_PER_PAGE).await?.iter().map(labels_line).collect()
+        } else {
+            Vec::new()
+        };
         items.push(Item {
             page: p.clone(),
             title: incident.title,
             severity: incident.severity,
+            alerts,
             ack_url: link(settings, &format!("/ack/{token}")),
             room_url: link(settings, &format!("/incidents/{}", incident.id)),
         });
@@ -172,6 +183,8 @@ pub struct PageMessage {
 pub struct PageLine {
     pub title: String,
     pub severity: i16,
+    /// For an alert's page: the labels of its firing alerts (up to three).
+    pub alerts: Vec<String>,
     pub ack_url: String,
     pub room_url: String,
 }
@@ -185,6 +198,7 @@ fn items_view(items: &[Item]) -> PageMessage {
             .map(|i| PageLine {
                 title: i.title.clone(),
                 severity: i.severity,
+                alerts: i.alerts.clone(),
                 ack_url: i.ack_url.clone(),
                 room_url: i.room_url.clone(),
             })
@@ -197,10 +211,11 @@ impl PageMessage {
     pub fn email(&self) -> Email {
         let mut body = String::new();
         for l in &self.lines {
-            body.push_str(&format!(
-                "SEV{} · {}\nAcknowledge: {}\nIncident room: {}\n\n",
-                l.severity, l.title, l.ack_url, l.room_url
-            ));
+            body.push_str(&format!("SEV{} · {}\n", l.severity, l.title));
+            for a in &l.alerts {
+                body.push_str(&format!("Alert: {a}\n"));
+            }
+            body.push_str(&format!("Acknowledge: {}\nIncident room: {}\n\n", l.ack_url, l.room_url));
         }
         let first = <[PageLine]>::first(&self.lines);
         Email {
