@@ -20,7 +20,7 @@ posts=$((RATE * SECONDS_))
 
 bench_build
 bench_database firebreak_bench_declare
-bench_serve "$PORT" MAIL_DIR="$work/mail" DB_POOL_SIZE=16
+bench_serve "$PORT" MAIL_DIR="$work/mail" DB_POOL_SIZE=16 OUTGOING_ALLOWED_HOSTS=127.0.0.1
 bench_sign_in
 bench_api_token responder
 
