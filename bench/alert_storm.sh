@@ -16,57 +16,17 @@ BUILD=${BUILD:-debug}
 POSTS=${POSTS:-1000}
 FINGERPRINTS=${FINGERPRINTS:-20}
 SECONDS_=${SECONDS_:-10}
-DB=firebreak_bench_alerts
-SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
-URL="$SERVER/$DB"
-BASE="http://127.0.0.1:$PORT"
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+PROFILE=$BUILD
+. bench/lib.sh
 
-if [ -n "${BENCH_BUILT:-}" ]; then
-  bin=target/$BUILD/firebreak # bench/all.sh built it
-elif [ "$BUILD" = release ]; then
-  echo "==> building the release binary"
-  cargo build --release --quiet
-  bin=target/release/firebreak
-else
-  echo "==> building the debug binary"
-  cargo build --quiet --bin firebreak
-  bin=target/debug/firebreak
-fi
-
-psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
-DATABASE_URL=$URL "$bin" migrate >/dev/null
-FIREBREAK_PASSWORD=benchmark-password DATABASE_URL=$URL "$bin" user add \
-  --email admin@bench.example --name "Bench Admin" --role admin >/dev/null
+bench_build
+bench_database firebreak_bench_alerts
 psql -q "$URL" -c "INSERT INTO components (name) VALUES ('Checkout')"
-
-DATABASE_URL=$URL BIND=127.0.0.1:$PORT BASE_URL=$BASE SESSION_KEY=$(head -c 64 /dev/urandom | base64 -w0) \
-  MAIL_DIR="$work/mail" DB_POOL_SIZE=16 RUST_LOG=warn "$bin" serve >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -fs "$BASE/health" >/dev/null 2>&1 && break; sleep 0.1; done
-
-# Create the source like an admin does: sign in, submit the form, read the token shown once.
-jar="$work/cookies"
-token() { # the CSRF token of a page
-  curl -fs -b "$jar" -c "$jar" -o "$work/page.html" "$BASE$1"
-  grep -m1 -o 'name="csrf_token" value="[^"]*"' "$work/page.html" | sed 's/.*value="//; s/"$//'
-}
-t=$(token /login)
-curl -fs -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$t" \
-  --data-urlencode "email=admin@bench.example" --data-urlencode "password=benchmark-password" "$BASE/login"
-t=$(token /admin/alert-sources)
-page=$(curl -fs -b "$jar" -c "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf_token=$t" \
-  --data-urlencode "name=Storm Alertmanager" --data-urlencode "kind=alertmanager" \
-  --data-urlencode "severity_label=severity" --data-urlencode $'severity_mapping=critical = 1\nwarning = 3' \
-  --data-urlencode "default_severity=3" --data-urlencode "component_label=service" \
-  --data-urlencode "component_mapping=checkout = Checkout" "$BASE/admin/alert-sources")
-curl -fs -b "$jar" -c "$jar" -o "$work/source.html" "$page"
-secret=$(grep -o 'id="new-token"[^>]*' "$work/source.html" | grep -o 'value="[^"]*"' | sed 's/value="//; s/"$//')
-hook=$(grep -m1 -o "$BASE/hooks/alerts/[A-Za-z0-9_-]*" "$work/source.html")
-[ -n "$secret" ] && [ -n "$hook" ] || { echo "could not create the alert source"; exit 1; }
+bench_serve "$PORT" MAIL_DIR="$work/mail" DB_POOL_SIZE=16
+# The source is made like an admin does: the form, and the token shown once.
+bench_sign_in
+bench_alert_source "Storm Alertmanager" "checkout = Checkout"
+secret=$hook_token
 
 echo "==> $POSTS Alertmanager posts for $FINGERPRINTS fingerprints in ${SECONDS_}s to $hook ($BUILD build)"
 python3 bench/alert_storm.py "$hook" "$secret" --posts "$POSTS" --fingerprints "$FINGERPRINTS" \

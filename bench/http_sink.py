@@ -6,6 +6,22 @@ import asyncio
 import sys
 
 
+async def read_request(reader):
+    """One HTTP/1.1 request from the stream: (path, body), or None at its end."""
+    request = await reader.readline()
+    if not request:
+        return None
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    return request.split()[1], await reader.readexactly(length)
+
+
 async def main():
     port, path = int(sys.argv[1]), sys.argv[2]
     taken = 0
@@ -13,20 +29,11 @@ async def main():
     async def handle(reader, writer):
         nonlocal taken
         try:
-            while await reader.readline():
-                length = 0
-                while True:
-                    line = await reader.readline()
-                    if line in (b"\r\n", b""):
-                        break
-                    name, _, value = line.decode("latin-1").partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                await reader.readexactly(length)
+            while await read_request(reader) is not None:
                 taken += 1
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, IndexError, ValueError):
             pass
         finally:
             writer.close()

@@ -10,9 +10,10 @@
 #   bench_sign_in          signs the admin in; the cookie jar is $jar
 #   bench_csrf PATH        prints the CSRF token of a page (signed in)
 #   bench_api_token ROLE   creates an API token through the admin form; sets $api_token
-#   bench_alert_source NAME
-#                          creates an Alertmanager source through the admin form;
-#                          sets $hook and $hook_token (the token shown once)
+#   bench_alert_source NAME [COMPONENT_MAPPING]
+#                          creates an Alertmanager source through the admin form
+#                          (label "service" names components); sets $hook and
+#                          $hook_token (the token shown once)
 #
 # $work is a temporary directory removed on exit, with the server.
 
@@ -86,7 +87,7 @@ bench_alert_source() {
     --data-urlencode "name=$1" --data-urlencode "kind=alertmanager" \
     --data-urlencode "severity_label=severity" --data-urlencode $'severity_mapping=critical = 1\nwarning = 3' \
     --data-urlencode "default_severity=3" --data-urlencode "component_label=service" \
-    --data-urlencode "component_mapping=" "$BASE/admin/alert-sources")
+    --data-urlencode "component_mapping=${2:-}" "$BASE/admin/alert-sources")
   curl -fs -b "$jar" -c "$jar" -o "$work/source.html" "$page"
   hook_token=$(grep -o 'id="new-token"[^>]*' "$work/source.html" | grep -o 'value="[^"]*"' | sed 's/value="//; s/"$//')
   hook=$(grep -m1 -o "$BASE/hooks/alerts/[A-Za-z0-9_-]*" "$work/source.html")

@@ -22,6 +22,7 @@ import time
 import urllib.request
 
 from aiosmtpd.controller import Controller
+from http_sink import read_request
 
 TAG = re.compile(rb"LatencyProbe(\d+)")
 
@@ -50,24 +51,12 @@ class Smtp:
 async def http_receiver(arrivals, port):
     async def handle(reader, writer):
         try:
-            while True:
-                request = await reader.readline()
-                if not request:
-                    break
-                path = request.split()[1]
-                length = 0
-                while True:
-                    line = await reader.readline()
-                    if line in (b"\r\n", b""):
-                        break
-                    name, _, value = line.decode("latin-1").partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                body = await reader.readexactly(length)
+            while (request := await read_request(reader)) is not None:
+                path, body = request
                 arrivals.record("ntfy" if path.startswith(b"/ntfy") else "webhook", body)
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, IndexError):
+        except (ConnectionError, asyncio.IncompleteReadError, IndexError, ValueError):
             pass
         finally:
             writer.close()
