@@ -15,29 +15,11 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-18182}
 DURATION=${DURATION:-10}
 PAGES=${PAGES:-1000}
-DB=firebreak_bench_oncall
-SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
-URL="$SERVER/$DB"
-BASE="http://127.0.0.1:$PORT"
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then
-  echo "==> building the release binary"
-  cargo build --release --quiet
-else
-  cargo build --quiet
-fi
-bin=target/$PROFILE/firebreak
-
-psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
-DATABASE_URL=$URL "$bin" migrate >/dev/null
-FIREBREAK_PASSWORD=benchmark-password DATABASE_URL=$URL "$bin" user add \
-  --email admin@bench.example --name "Bench Admin" --role admin >/dev/null
+command -v wrk >/dev/null || { as_root apt-get update -qq && as_root apt-get install -y -qq wrk; }
+bench_build
+bench_database firebreak_bench_oncall
 
 echo "==> seeding $PAGES people with a one-step policy each, and 20 schedules"
 psql -q "$URL" <<SQL
@@ -67,10 +49,7 @@ ANALYZE;
 SQL
 incident=$(psql -tA "$URL" -c "SELECT id FROM incidents LIMIT 1")
 
-DATABASE_URL=$URL BIND=127.0.0.1:$PORT SESSION_KEY=$(head -c 64 /dev/urandom | base64 -w0) \
-  MAIL_DIR="$work/mail" DB_POOL_SIZE=16 RUST_LOG=warn "$bin" serve >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -fs "$BASE/health" >/dev/null 2>&1 && break; sleep 0.1; done
+bench_serve "$PORT" MAIL_DIR="$work/mail" DB_POOL_SIZE=16
 
 echo "==> $PAGES pages fall due at the same moment"
 psql -q "$URL" <<SQL
@@ -97,11 +76,7 @@ SQL
 )
 mails=$(find "$work/mail" -name '*.eml' 2>/dev/null | wc -l)
 
-jar="$work/cookies"
-curl -fs -b "$jar" -c "$jar" -o "$work/login.html" "$BASE/login"
-t=$(grep -m1 -o 'name="csrf_token" value="[^"]*"' "$work/login.html" | sed 's/.*value="//; s/"$//')
-curl -fs -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$t" \
-  --data-urlencode "email=admin@bench.example" --data-urlencode "password=benchmark-password" "$BASE/login"
+bench_sign_in
 cookie=$(awk '$6 == "firebreak_session" { print "firebreak_session=" $7 }' "$jar")
 curl -fs -b "$jar" -o "$work/oncall.html" "$BASE/oncall"
 bytes=$(wc -c <"$work/oncall.html")

@@ -12,45 +12,14 @@ cd "$(dirname "$0")/.."
 
 PORT=${PORT:-18181}
 DURATION=${DURATION:-15}
-DB=firebreak_bench_room
-SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@127.0.0.1:5432}
-URL="$SERVER/$DB"
-BASE="http://127.0.0.1:$PORT"
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-PROFILE=${PROFILE:-release}
-if [ -n "${BENCH_BUILT:-}" ]; then
-  : # bench/all.sh built it
-elif [ "$PROFILE" = release ]; then
-  echo "==> building the release binary"
-  cargo build --release --quiet
-else
-  cargo build --quiet
-fi
-bin=target/$PROFILE/firebreak
-
-psql -q "$SERVER/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
-DATABASE_URL=$URL "$bin" migrate >/dev/null
-FIREBREAK_PASSWORD=benchmark-password DATABASE_URL=$URL "$bin" user add \
-  --email lead@bench.example --name "Bench Lead" --role responder >/dev/null
-
-DATABASE_URL=$URL BIND=127.0.0.1:$PORT SESSION_KEY=$(head -c 64 /dev/urandom | base64 -w0) \
-  DB_POOL_SIZE=16 RUST_LOG=warn "$bin" serve >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -fs "$BASE/health" >/dev/null 2>&1 && break; sleep 0.1; done
-
-jar="$work/cookies"
-token() { # the CSRF token of a page (read from a file: a pipe into head would SIGPIPE curl)
-  curl -fs -b "$jar" -c "$jar" -o "$work/page.html" "$BASE$1"
-  grep -m1 -o 'name="csrf_token" value="[^"]*"' "$work/page.html" | sed 's/.*value="//; s/"$//'
-}
-t=$(token /login)
-curl -fs -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$t" \
-  --data-urlencode "email=lead@bench.example" --data-urlencode "password=benchmark-password" "$BASE/login"
+command -v wrk >/dev/null || { as_root apt-get update -qq && as_root apt-get install -y -qq wrk; }
+bench_build
+bench_database firebreak_bench_room
+bench_serve "$PORT" DB_POOL_SIZE=16
+bench_sign_in
+token() { bench_csrf "$1"; }
 t=$(token /incidents/new)
 room=$(curl -fs -b "$jar" -c "$jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf_token=$t" \
   --data-urlencode "title=Benchmark incident" --data-urlencode "severity=1" "$BASE/incidents")
