@@ -287,6 +287,20 @@ pub async fn mark_sent(conn: &mut AsyncPgConnection, ids: &[PageNotificationId],
     Ok(())
 }
 
+/// Puts off a channel's due messages (after working them failed).
+pub async fn postpone_channel(conn: &mut AsyncPgConnection, channel: &str, to: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(
+        page_notifications::table
+            .filter(page_notifications::channel.eq(channel))
+            .filter(page_notifications::status.eq_any(UNSENT))
+            .filter(page_notifications::due_at.le(diesel::dsl::now)),
+    )
+    .set(page_notifications::due_at.eq(to))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Hands messages to an HTTP sender: they are `sending` until `lease_until`,
 /// when they fall due again unless the sender recorded an outcome.
 pub async fn mark_sending(

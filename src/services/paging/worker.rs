@@ -94,7 +94,12 @@ async fn work_due(pool: &DbPool, settings: &Settings) -> anyhow::Result<usize> {
                         worked += usize::from(did);
                         sends.extend(sending);
                     }
-                    Err(e) => tracing::warn!(channel, error = %e, "a page message failed; it stays due"),
+                    Err(e) => {
+                        // Put off a minute, like a failed step: a channel that fails
+                        // every time must not spin the worker or flood the log.
+                        tracing::warn!(channel, error = %e, "a page message failed; trying it again in a minute");
+                        pages::postpone_channel(conn, channel, Utc::now() + minute(settings)).await?;
+                    }
                 }
             }
             Ok::<_, ServiceError>((worked, sends))
