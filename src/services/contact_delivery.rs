@@ -14,8 +14,8 @@ use crate::db::users::User;
 use crate::db::{ContactMethodId, contact_methods, outbox};
 use crate::domain::oncall::outgoing_url_allowed;
 
-/// The longest an HTTP contact method may take. No row locks are held
-/// meanwhile (see `services::paging`).
+/// The longest an HTTP contact method may take to resolve its host, and again
+/// to answer. No row locks are held meanwhile (see `services::paging`).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A page message made ready for its contact method.
@@ -160,10 +160,13 @@ async fn post(
     let url = url::Url::parse(address).map_err(|e| format!("not a URL: {e}"))?;
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
-    let resolved: Vec<std::net::IpAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
-        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-        Err(e) => return Err(format!("cannot resolve {host}: {e}")),
-    };
+    // The lookup is bounded too: the paging worker's lease counts on it.
+    let resolved: Vec<std::net::IpAddr> =
+        match tokio::time::timeout(HTTP_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await {
+            Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+            Ok(Err(e)) => return Err(format!("cannot resolve {host}: {e}")),
+            Err(_) => return Err(format!("cannot resolve {host}: no answer in {} s", HTTP_TIMEOUT.as_secs())),
+        };
     outgoing_url_allowed(&url, &resolved, allowed)?;
     let client = reqwest::Client::builder()
         .user_agent("Firebreak-Paging")

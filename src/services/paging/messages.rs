@@ -6,7 +6,7 @@ use chrono::Utc;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::worker::minute;
+use super::worker::{SENDING_LEASE, minute};
 use crate::config::Settings;
 use crate::db::pages::{self, Page};
 use crate::db::{IncidentId, PageNotificationId, alerts, incidents, users};
@@ -129,7 +129,7 @@ pub(super) async fn work_channel(
             // The channel counts as used from now: the one-a-minute limit holds
             // however long the receiver takes.
             pages::set_channel_sent(conn, channel, now).await?;
-            let lease = chrono::Duration::from_std(contact_delivery::HTTP_TIMEOUT * 6).unwrap_or(gap);
+            let lease = chrono::Duration::from_std(SENDING_LEASE).unwrap_or(gap);
             pages::mark_sending(conn, &batch.ids, now + lease).await?;
             Ok((true, Some(Sending { batch, message })))
         }

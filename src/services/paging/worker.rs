@@ -15,6 +15,7 @@ use crate::db::{DbPool, UserId, incidents, schedules};
 use crate::domain::incident::{EntryKind, IncidentStatus};
 use crate::domain::oncall::{EscalationPosition, next_step};
 use crate::services::ServiceError;
+use crate::services::contact_delivery::HTTP_TIMEOUT;
 use crate::services::incidents::{name_of, notify, record};
 
 /// Pages whose step is worked per transaction (one commit for the lot).
@@ -25,6 +26,11 @@ const PAGES_PER_ROUND: usize = 200;
 const CHANNELS_PER_ROUND: i64 = 50;
 /// HTTP contact methods (ntfy, webhooks) called at once.
 const HTTP_AT_ONCE: usize = 8;
+/// How long a message handed to an HTTP method stays `sending` before another
+/// instance may send it again: long enough for a whole round of them, each
+/// taking up to `HTTP_TIMEOUT` to resolve its host and as long to answer.
+pub(super) const SENDING_LEASE: std::time::Duration =
+    HTTP_TIMEOUT.saturating_mul(2 * (CHANNELS_PER_ROUND as u32 / HTTP_AT_ONCE as u32 + 2));
 
 /// The escalation minute (shorter in tests).
 pub(super) fn minute(settings: &Settings) -> chrono::Duration {
