@@ -515,8 +515,12 @@ async fn the_openapi_document_is_valid_and_the_api_keeps_to_it() {
             &examples,
             "--seed",
             &seed,
+            // One worker: with two, hypothesis parses lambda sources on two threads
+            // at once, and CPython 3.11's ast module then fails now and then
+            // ("AST constructor recursion depth mismatch"), a Runtime Error of
+            // the tool, not a finding about the API.
             "--workers",
-            "2",
+            "1",
         ],
     )
     .await;
