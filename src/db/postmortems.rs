@@ -6,8 +6,8 @@ use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::ids::PostmortemId;
-use super::schema::{components, incident_components, incidents, postmortems, users};
-use super::{ComponentId, IncidentId, UserId};
+use super::schema::{components, incident_components, incidents, postmortem_hidden_entries, postmortems, users};
+use super::{ComponentId, EntryId, IncidentId, UserId};
 use crate::domain::postmortem::{PostmortemStatus, Section};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -35,6 +35,8 @@ pub struct Postmortem {
     pub updated_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Publication put the summary on the public status page (the publisher chose so).
+    pub summary_public: bool,
 }
 
 impl Postmortem {
@@ -156,12 +158,14 @@ pub async fn publish(
     conn: &mut AsyncPgConnection,
     id: PostmortemId,
     facts_markdown: &str,
+    summary_public: bool,
     by: UserId,
     now: DateTime<Utc>,
 ) -> QueryResult<Postmortem> {
     diesel::update(postmortems::table.find(id))
         .set((
             postmortems::status.eq(PostmortemStatus::Published.as_str()),
+            postmortems::summary_public.eq(summary_public),
             postmortems::published_facts.eq(facts_markdown),
             postmortems::published_at.eq(now),
             postmortems::published_by.eq(by),
@@ -334,7 +338,49 @@ pub async fn published_summaries(
     postmortems::table
         .filter(postmortems::incident_id.eq_any(ids))
         .filter(postmortems::status.eq(PostmortemStatus::Published.as_str()))
+        .filter(postmortems::summary_public)
         .select((postmortems::incident_id, postmortems::summary, postmortems::published_at))
         .load(conn)
         .await
+}
+
+/// The timeline entries the incident's post-mortem leaves out of its published facts.
+pub async fn hidden_entries(conn: &mut AsyncPgConnection, incident: IncidentId) -> QueryResult<Vec<EntryId>> {
+    postmortem_hidden_entries::table
+        .inner_join(postmortems::table)
+        .filter(postmortems::incident_id.eq(incident))
+        .select(postmortem_hidden_entries::entry_id)
+        .load(conn)
+        .await
+}
+
+/// Leaves an entry out of (or puts it back into) the published facts.
+/// Returns whether anything changed.
+pub async fn set_entry_hidden(
+    conn: &mut AsyncPgConnection,
+    id: PostmortemId,
+    entry: EntryId,
+    hidden: bool,
+    by: UserId,
+) -> QueryResult<bool> {
+    let n = if hidden {
+        diesel::insert_into(postmortem_hidden_entries::table)
+            .values((
+                postmortem_hidden_entries::postmortem_id.eq(id),
+                postmortem_hidden_entries::entry_id.eq(entry),
+                postmortem_hidden_entries::hidden_by.eq(by),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?
+    } else {
+        diesel::delete(
+            postmortem_hidden_entries::table
+                .filter(postmortem_hidden_entries::postmortem_id.eq(id))
+                .filter(postmortem_hidden_entries::entry_id.eq(entry)),
+        )
+        .execute(conn)
+        .await?
+    };
+    Ok(n > 0)
 }

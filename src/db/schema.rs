@@ -332,6 +332,7 @@ diesel::table! {
         updated_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        summary_public -> Bool,
     }
 }
 
@@ -787,3 +788,19 @@ diesel::table! {
 
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(user_sessions, users);
+
+// Post-mortem publication (migration 2026-12-03-000090_postmortem_publication).
+
+diesel::table! {
+    postmortem_hidden_entries (postmortem_id, entry_id) {
+        postmortem_id -> Int8,
+        entry_id -> Int8,
+        hidden_by -> Nullable<Int8>,
+        hidden_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(postmortem_hidden_entries -> postmortems (postmortem_id));
+diesel::joinable!(postmortem_hidden_entries -> timeline_entries (entry_id));
+diesel::allow_tables_to_appear_in_same_query!(postmortem_hidden_entries, postmortems);
+diesel::allow_tables_to_appear_in_same_query!(postmortem_hidden_entries, timeline_entries);

@@ -309,6 +309,8 @@ pub fn format_time(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 /// A timeline entry the post-mortem keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactEntry {
+    /// The timeline entry's id.
+    pub id: i64,
     pub at: DateTime<Utc>,
     pub author: String,
     /// The kind's label ("Status", "Note"...).
@@ -316,6 +318,8 @@ pub struct FactEntry {
     /// Markdown for notes, plain text otherwise.
     pub body: String,
     pub highlighted: bool,
+    /// Left out of the published version by the post-mortem's author.
+    pub hidden: bool,
 }
 
 /// A stakeholder update as sent.
@@ -425,10 +429,11 @@ impl Facts {
             md.push_str(&format!("- **{label}:** {}\n", d.map(format_duration).unwrap_or_else(|| NOT_RECORDED.into())));
         }
         md.push_str("\n## Timeline\n\n");
-        if self.timeline.is_empty() {
+        let shown: Vec<&FactEntry> = self.timeline.iter().filter(|e| !e.hidden).collect();
+        if shown.is_empty() {
             md.push_str("Nothing was recorded.\n");
         }
-        for e in &self.timeline {
+        for e in shown {
             let star = if e.highlighted { " (key moment)" } else { "" };
             md.push_str(&format!(
                 "- {} · {} · {}{star}: {}\n",
@@ -675,13 +680,26 @@ mod tests {
                 time_to_resolve: Some(Duration::minutes(90)),
                 ..Default::default()
             },
-            timeline: vec![FactEntry {
-                at: t(10, 30),
-                author: "Bob".into(),
-                kind: "Note".into(),
-                body: "Rolled back\n\nand it worked".into(),
-                highlighted: true,
-            }],
+            timeline: vec![
+                FactEntry {
+                    id: 1,
+                    at: t(10, 30),
+                    author: "Bob".into(),
+                    kind: "Note".into(),
+                    body: "Rolled back\n\nand it worked".into(),
+                    highlighted: true,
+                    hidden: false,
+                },
+                FactEntry {
+                    id: 2,
+                    at: t(10, 35),
+                    author: "Bob".into(),
+                    kind: "Note".into(),
+                    body: "Acme Corp's account manager called".into(),
+                    highlighted: false,
+                    hidden: true,
+                },
+            ],
             updates: vec![],
             changes: vec![FactChange {
                 requested_at: t(10, 20),
@@ -714,6 +732,7 @@ mod tests {
         assert!(md.contains("- **Time to resolve:** 1 h 30 min\n"));
         assert!(md.contains("- **Time to mitigate:** not recorded\n"));
         assert!(md.contains("Bob · Note (key moment): Rolled back\n  \n  and it worked\n"), "{md}");
+        assert!(!md.contains("Acme Corp"), "an entry the author hid is left out: {md}");
         assert!(md.contains("No stakeholder update was sent."));
         assert!(md.contains("**Approved** · decided by Ann at 2026-11-01 11:21:00 CET"));
         assert!(md.contains("- Add an alert (Follow-up, Open) · unassigned\n"));

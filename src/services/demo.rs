@@ -233,7 +233,10 @@ pub async fn fill(pool: &DbPool, settings: &Settings) -> Result<DemoData, DemoEr
         edit.action = "save".to_owned();
         let pm = postmortems::save(pool, &lena, pm.id, &edit).await.step("writing the post-mortem")?;
         for step in ["submit_for_review", "mark_reviewed", "publish"] {
-            postmortems::change_status(pool, settings, &admin, pm.id, step).await.step("reviewing the post-mortem")?;
+            // The demo's summary is written for customers: it goes on the status page.
+            postmortems::change_status(pool, settings, &admin, pm.id, step, Some(true))
+                .await
+                .step("reviewing the post-mortem")?;
         }
     }
 

@@ -57,6 +57,7 @@ pub async fn facts(conn: &mut AsyncPgConnection, incident: &Incident) -> diesel:
     let change_rows = change_requests::list_for(conn, id).await?;
     let mut update_rows = updates::list_for(conn, id).await?;
     update_rows.reverse();
+    let hidden = postmortems::hidden_entries(conn, id).await?;
 
     let mut known: BTreeMap<UserId, String> = BTreeMap::new();
     for h in &holders {
@@ -125,6 +126,8 @@ pub async fn facts(conn: &mut AsyncPgConnection, incident: &Incident) -> diesel:
                 || matches!(e.kind(), EntryKind::Note | EntryKind::Status | EntryKind::Severity | EntryKind::Role)
         })
         .map(|(e, author)| FactEntry {
+            id: e.id.0,
+            hidden: hidden.contains(&e.id),
             at: e.occurred_at,
             author: author.unwrap_or_else(|| "Firebreak".to_owned()),
             kind: e.kind().label().to_owned(),
@@ -460,15 +463,23 @@ pub async fn save(
     .await
 }
 
+/// Whether publishing `pm` asks first where its summary goes: the incident is
+/// on the public status page and there is a summary to show there.
+pub fn publication_asks(pm: &Postmortem, incident: &Incident) -> bool {
+    incident.visibility() == Visibility::Public && !pm.summary.trim().is_empty()
+}
+
 /// Moves the post-mortem along its review flow (see `domain::postmortem`).
-/// Publishing freezes the facts, queues the webhook and, for a public
-/// incident, tells the status page to show the summary.
+/// Publishing freezes the facts and queues the webhook; for a public incident
+/// it puts the summary on the status page only when `summary_public` says so
+/// (the publisher has seen it: see `publication_asks`).
 pub async fn change_status(
     pool: &DbPool,
     settings: &Settings,
     actor: &Actor,
     id: PostmortemId,
     transition: &str,
+    summary_public: Option<bool>,
 ) -> Result<(Postmortem, Incident), ServiceError> {
     let me = require_responder(actor)?;
     let t = Transition::parse(transition).map_err(|m| ServiceError::Invalid(FieldErrors::single("status", m)))?;
@@ -504,9 +515,17 @@ pub async fn change_status(
             Err(r) => return Err(ServiceError::Invalid(FieldErrors::single("status", r.message()))),
         }
         let saved = if t == Transition::Publish {
+            let asks = publication_asks(&pm, &incident);
+            if asks && summary_public.is_none() {
+                return Err(ServiceError::Invalid(FieldErrors::single(
+                    "summary_public",
+                    "Choose whether the summary goes on the public status page.",
+                )));
+            }
+            let public = asks && summary_public == Some(true);
             let facts = facts(conn, &incident).await?;
             let markdown = facts.to_markdown(chrono_tz::UTC);
-            let saved = postmortems::publish(conn, id, &markdown, me, now).await?;
+            let saved = postmortems::publish(conn, id, &markdown, public, me, now).await?;
             let detail = serde_json::json!({
                 "postmortem_id": saved.id,
                 "url": link(settings, &format!("/postmortems/{}", saved.id)),
@@ -514,7 +533,7 @@ pub async fn change_status(
                 "published_at": now,
             });
             super::webhooks::enqueue(conn, settings, EventKind::PostmortemPublished, &incident, detail).await?;
-            if incident.visibility() == Visibility::Public {
+            if public {
                 component_status::notify_status_changed(conn).await?;
             }
             super::audit(conn, actor, "postmortem.publish", &incident.title, &format!("post-mortem {id}")).await?;
@@ -530,26 +549,62 @@ pub async fn change_status(
     .await
 }
 
+/// Leaves a timeline entry out of the published facts, or puts it back.
+/// Only while the post-mortem is not published (publication is final).
+pub async fn set_entry_hidden(
+    pool: &DbPool,
+    actor: &Actor,
+    id: PostmortemId,
+    entry: crate::db::EntryId,
+    hidden: bool,
+) -> Result<(), ServiceError> {
+    let me = require_responder(actor)?;
+    let mut conn = pool.get().await?;
+    conn.transaction(async |conn| {
+        let (_, incident) = find_visible(conn, actor, id).await?;
+        let pm = postmortems::find_for_update(conn, id).await?.ok_or(ServiceError::NotFound)?;
+        if !pm.status().is_editable() {
+            return Err(ServiceError::Forbidden("a published post-mortem is final"));
+        }
+        if timeline::find_in(conn, incident.id, entry).await?.is_none() {
+            return Err(ServiceError::NotFound);
+        }
+        postmortems::set_entry_hidden(conn, id, entry, hidden, me).await?;
+        Ok(())
+    })
+    .await
+}
+
 /// The follow-up the detection question often leads to: monitoring that
-/// would have caught this incident (a follow-up task of the incident).
+/// would have caught this incident (a follow-up task of the incident). Asked
+/// twice (a second press, a resubmitted form), it gives back the task already
+/// there: `(task, false)`.
 pub async fn create_monitoring_followup(
     pool: &DbPool,
     actor: &Actor,
     tz: chrono_tz::Tz,
     id: PostmortemId,
-) -> Result<Task, ServiceError> {
+) -> Result<(Task, bool), ServiceError> {
     require_responder(actor)?;
     let mut conn = pool.get().await?;
     let (_, incident) = find_visible(&mut conn, actor, id).await?;
-    drop(conn);
     let title: String =
         format!("Add monitoring that would have caught “{}”", incident.title).chars().take(200).collect();
+    let existing = crate::db::tasks::list_for(&mut conn, incident.id)
+        .await?
+        .into_iter()
+        .map(|(t, _)| t)
+        .find(|t| t.title == title && t.kind() == crate::domain::incident::TaskKind::FollowUp);
+    drop(conn);
+    if let Some(task) = existing {
+        return Ok((task, false));
+    }
     let input = super::incidents::TaskInput {
         title,
         kind: crate::domain::incident::TaskKind::FollowUp.as_str().to_owned(),
         ..Default::default()
     };
-    super::incidents::create_task(pool, actor, tz, incident.id, &input).await
+    Ok((super::incidents::create_task(pool, actor, tz, incident.id, &input).await?, true))
 }
 
 /// Fills the update form with the final stakeholder note after publication:

@@ -370,3 +370,36 @@ pub async fn assert_valid_html(what: &str, html: &str) {
         .unwrap_or_default();
     assert!(errors.is_empty(), "{what} is not valid HTML:\n{}\n", errors.join("\n"));
 }
+
+/// The value of the first `<input name=...>` on a page, with HTML entities undone.
+pub fn input_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\"");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("the page has no input named {name}"));
+    let tag = &html[at..at + html[at..].find('>').expect("the tag ends")];
+    let v = tag.find("value=\"").map(|i| i + 7).unwrap_or_else(|| panic!("the input {name} has a value"));
+    unescape(&tag[v..v + tag[v..].find('"').expect("the value ends")])
+}
+
+/// The text of the first `<textarea name=...>` on a page, with HTML entities undone
+/// (a line break right after the tag is not part of the text, as in browsers).
+pub fn textarea(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\"");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("the page has no textarea named {name}"));
+    let start = at + html[at..].find('>').expect("the tag ends") + 1;
+    let end = start + html[start..].find("</textarea>").expect("the textarea ends");
+    let text = &html[start..end];
+    unescape(text.strip_prefix('\n').unwrap_or(text))
+}
+
+/// Undoes the entities askama writes.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#60;", "<")
+        .replace("&lt;", "<")
+        .replace("&#62;", ">")
+        .replace("&gt;", ">")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}

@@ -14,7 +14,7 @@ use mail_parser::MimeHeaders;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Browser, TestApp, TestUser, html_of, location};
+use crate::helpers::{Browser, TestApp, TestUser, html_of, input_value, location, textarea};
 use crate::smtp::{MailSink, ReceivedMail};
 use crate::updates::{app_with_mail, declare, exec, group, scalar};
 use firebreak::domain::Role;
@@ -117,36 +117,6 @@ fn recipients(mails: &[ReceivedMail]) -> Vec<String> {
     let mut all: Vec<String> = mails.iter().flat_map(|m| m.to.iter().map(|t| t.to_lowercase())).collect();
     all.sort();
     all
-}
-
-/// Text of the first textarea named `name`, with HTML entities undone.
-fn textarea(html: &str, name: &str) -> String {
-    let open = format!("name=\"{name}\"");
-    let start = html.find(&open).expect("the textarea");
-    let start = start + html[start..].find('>').expect("tag end") + 1;
-    let end = start + html[start..].find("</textarea>").expect("textarea end");
-    unescape(&html[start..end])
-}
-
-fn input_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\"");
-    let at = html.find(&marker).unwrap_or_else(|| panic!("no input {name}"));
-    let tag_end = at + html[at..].find('>').expect("tag end");
-    let tag = &html[at..tag_end];
-    let v = tag.find("value=\"").map(|i| i + 7).expect("a value");
-    unescape(&tag[v..v + tag[v..].find('"').expect("value end")])
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&#60;", "<")
-        .replace("&lt;", "<")
-        .replace("&#62;", ">")
-        .replace("&gt;", ">")
-        .replace("&#34;", "\"")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#38;", "&")
-        .replace("&amp;", "&")
 }
 
 struct Scene {

@@ -5,17 +5,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Browser, TestApp, csrf_token, html_of, location, spawn_app};
+use crate::helpers::{Browser, TestApp, csrf_token, html_of, input_value, location, spawn_app, textarea};
 use crate::updates::{component, declare, exec, post_update, scalar};
 use firebreak::domain::Role;
-
-/// The value of a hidden or text `<input name=...>` on a page.
-fn input_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("the page has an input {name}")) + marker.len();
-    let end = start + html[start..].find('"').expect("value ends");
-    html[start..end].to_owned()
-}
 
 async fn postmortem_of(app: &TestApp, incident: &str) -> String {
     scalar(app, &format!("SELECT id::text AS v FROM postmortems WHERE incident_id = {incident}")).await
@@ -59,15 +51,6 @@ fn edit_fields(html: &str, changes: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// A textarea's text (unescaped for the few entities the tests use).
-fn textarea(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" ");
-    let at = html.find(&marker).unwrap_or_else(|| panic!("a textarea {name}"));
-    let start = at + html[at..].find('>').expect("tag ends") + 1;
-    let end = start + html[start..].find("</textarea>").expect("textarea ends");
-    let text = html[start..end].strip_prefix('\n').unwrap_or(&html[start..end]);
-    text.replace("&#39;", "'").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-}
-
 fn selected_owner(html: &str) -> String {
     let select = &html[html.find("name=\"owner\"").expect("owner select")..];
     let select = &select[..select.find("</select>").expect("select ends")];
@@ -299,12 +282,28 @@ async fn detection_must_be_written_when_no_alert_caught_the_incident() {
     assert!(refused.contains("Add a monitoring follow-up task"), "the follow-up is offered");
     assert_eq!(scalar(&app, &format!("SELECT status AS v FROM postmortems WHERE id = {pm}")).await, "draft");
 
-    let response =
-        browser.submit(&format!("/postmortems/{pm}/edit"), &format!("/postmortems/{pm}/followup"), &[]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // The follow-up button belongs to the edit form: half-written sections
+    // come back as typed, not saved, and not lost.
+    let typed = "A customer wrote in; we were looking at";
+    let fields = edit_fields(&refused, &[("detection", typed), ("summary", "Mail stopped for 2 h.")]);
+    let added =
+        html_of(post_form(&browser, &format!("/postmortems/{pm}/followup"), &fields).await, StatusCode::OK).await;
+    assert!(added.contains("Follow-up task added: Add monitoring that would have caught"), "{added}");
+    assert_eq!(textarea(&added, "detection"), typed, "the typed section is kept");
+    assert_eq!(textarea(&added, "summary"), "Mail stopped for 2 h.");
+    assert_eq!(scalar(&app, &format!("SELECT summary AS v FROM postmortems WHERE id = {pm}")).await, "", "not saved");
     assert_eq!(
         scalar(&app, &format!("SELECT title AS v FROM tasks WHERE incident_id = {id} AND kind = 'follow_up'")).await,
         "Add monitoring that would have caught “Emails not sent”"
+    );
+    // Pressed again (or the form resubmitted): the task already there is named, none is added.
+    let again =
+        html_of(post_form(&browser, &format!("/postmortems/{pm}/followup"), &fields).await, StatusCode::OK).await;
+    assert!(again.contains("A follow-up task already tracks this"), "{again}");
+    assert_eq!(
+        scalar(&app, &format!("SELECT count(*)::text AS v FROM tasks WHERE incident_id = {id} AND kind = 'follow_up'"))
+            .await,
+        "1"
     );
 
     save(&browser, &pm, &[("detection", "A customer wrote in; no alert watches the mail queue.")]).await;
@@ -360,6 +359,32 @@ async fn a_reviewed_post_mortem_is_published_to_the_library_the_status_page_and_
     let other_pm = postmortem_of(&app, &other).await;
     save(&owner, &other_pm, &[("root_cause", "Another decommissioned host.")]).await;
 
+    // Every note is in the draft; one that names a customer is left out of the published version.
+    act(&owner, &id, "notes", &[("body", "Acme's CTO called the support line.")]).await;
+    act(&owner, &id, "notes", &[("body", "Renewal job found on a decommissioned host.")]).await;
+    let draft = owner.page(&format!("/postmortems/{pm}")).await;
+    assert!(draft.contains("Renewal job found on a decommissioned host."), "plain notes are in the draft");
+    let acme = scalar(
+        &app,
+        &format!("SELECT id::text AS v FROM timeline_entries WHERE body LIKE 'Acme%' AND incident_id = {id}"),
+    )
+    .await;
+    assert!(draft.contains(&format!("action=\"/postmortems/{pm}/entries/{acme}\"")), "each entry can be left out");
+    let hidden = owner
+        .submit(&format!("/postmortems/{pm}"), &format!("/postmortems/{pm}/entries/{acme}"), &[("hidden", "yes")])
+        .await;
+    assert_eq!(location(&hidden), format!("/postmortems/{pm}#entry-{acme}"));
+    let draft = owner.page(&format!("/postmortems/{pm}")).await;
+    assert!(draft.contains("Left out of the published version"), "{draft}");
+    assert!(draft.contains("Put back in the published version"));
+    // An entry of another incident cannot be hidden through this post-mortem.
+    let elsewhere =
+        scalar(&app, &format!("SELECT min(id)::text AS v FROM timeline_entries WHERE incident_id = {other}")).await;
+    let response = owner
+        .submit(&format!("/postmortems/{pm}"), &format!("/postmortems/{pm}/entries/{elsewhere}"), &[("hidden", "yes")])
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
     assert_eq!(step(&owner, &pm, "submit_for_review").await.status(), StatusCode::SEE_OTHER);
     let refused = html_of(step(&owner, &pm, "mark_reviewed").await, StatusCode::FORBIDDEN).await;
     assert!(refused.contains("The owner cannot review their own post-mortem"), "{refused}");
@@ -369,11 +394,31 @@ async fn a_reviewed_post_mortem_is_published_to_the_library_the_status_page_and_
     act(&owner, &id, "status", &[("status", "resolved")]).await;
     let not_theirs = html_of(step(&reviewer, &pm, "publish").await, StatusCode::FORBIDDEN).await;
     assert!(not_theirs.contains("Only the owner, the incident lead or an admin publishes"));
-    assert_eq!(step(&owner, &pm, "publish").await.status(), StatusCode::SEE_OTHER);
+    // The incident is public: before its summary goes on the status page, the publisher reads it there.
+    let review = owner.page(&format!("/postmortems/{pm}")).await;
+    assert!(review.contains(&format!("href=\"/postmortems/{pm}/publish\">Publish post-mortem…</a>")), "{review}");
+    let asked = step(&owner, &pm, "publish").await;
+    assert_eq!(location(&asked), format!("/postmortems/{pm}/publish"), "a bare publish asks first");
+    assert_eq!(scalar(&app, &format!("SELECT status AS v FROM postmortems WHERE id = {pm}")).await, "reviewed");
+    let confirm = html_of(owner.get(&format!("/postmortems/{pm}/publish")).await, StatusCode::OK).await;
+    assert!(confirm.contains("This text will be on the public status page"), "{confirm}");
+    assert!(confirm.contains("Card payments failed for 40 minutes because a certificate expired."));
+    assert!(!confirm.contains("decommissioned"), "only the summary is shown as public");
+    assert!(confirm.contains("Publish internally only"));
+    let response = owner
+        .submit(
+            &format!("/postmortems/{pm}/publish"),
+            &format!("/postmortems/{pm}/status"),
+            &[("transition", "publish"), ("summary_public", "yes")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
     assert_eq!(scalar(&app, &format!("SELECT status AS v FROM postmortems WHERE id = {pm}")).await, "published");
     let facts = scalar(&app, &format!("SELECT published_facts AS v FROM postmortems WHERE id = {pm}")).await;
     assert!(facts.contains("## Metrics") && facts.contains("- **Time to detect:**"), "{facts}");
+    assert!(facts.contains("Renewal job found on a decommissioned host."), "plain notes are published: {facts}");
+    assert!(!facts.contains("Acme"), "the entry left out is not: {facts}");
     assert!(facts.contains("changed the status: Identified → Resolved."), "frozen timeline");
     assert_eq!(
         app.count(&format!(
@@ -508,6 +553,57 @@ async fn viewers_read_and_restricted_post_mortems_stay_with_their_participants()
     assert!(lead.page("/postmortems?q=token").await.contains("Leaked token"), "participants find it");
     assert!(!outsider.page("/postmortems?q=token").await.contains("Leaked token"), "others do not");
     assert!(!outsider.page("/postmortems").await.contains("Leaked token"));
+}
+
+#[tokio::test]
+async fn a_public_incidents_post_mortem_can_be_published_internally_only() {
+    let app = spawn_app().await;
+    let (lead, lead_user) = app.signed_in(Role::Responder).await;
+    let (reviewer, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&lead, &[("title", "Search down"), ("detection_source", "alert")]).await;
+    let fields = [
+        ("status", "resolved"),
+        ("impact_started_at", "2026-01-01T09:00"),
+        ("impact", "Search was down."),
+        ("actions", "It is back."),
+        ("audience", "public"),
+        ("action", "send"),
+    ];
+    assert_eq!(post_update(&lead, &id, &fields).await.status(), StatusCode::SEE_OTHER, "public and resolved");
+    let pm = postmortem_of(&app, &id).await;
+    let summary = "Search was down for 12 minutes: the index host ran out of disk.";
+    save(&lead, &pm, &[("owner", &lead_user.id.to_string()), ("summary", summary)]).await;
+    assert_eq!(step(&lead, &pm, "submit_for_review").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(step(&reviewer, &pm, "mark_reviewed").await.status(), StatusCode::SEE_OTHER);
+    // The reviewer may not publish: the confirmation is not theirs either.
+    assert_eq!(
+        location(&reviewer.get(&format!("/postmortems/{pm}/publish")).await),
+        format!("/postmortems/{pm}#pm-review")
+    );
+
+    let response = lead
+        .submit(
+            &format!("/postmortems/{pm}/publish"),
+            &format!("/postmortems/{pm}/status"),
+            &[("transition", "publish"), ("summary_public", "no")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(scalar(&app, &format!("SELECT status AS v FROM postmortems WHERE id = {pm}")).await, "published");
+    let page = lead.page(&format!("/postmortems/{pm}")).await;
+    assert!(page.contains("Published internally only"), "{page}");
+    assert!(lead.page("/postmortems").await.contains("Search down"), "in the library");
+
+    let public_id = scalar(&app, &format!("SELECT public_id AS v FROM incidents WHERE id = {id}")).await;
+    let public = app.browser().page(&format!("/status/incidents/{public_id}")).await;
+    assert!(public.contains("Search was down."), "the update is public");
+    assert!(!public.contains(summary), "the summary is not");
+    assert!(!public.contains("Read the post-mortem summary"));
+    // Once published there is nothing left to confirm.
+    assert_eq!(
+        location(&lead.get(&format!("/postmortems/{pm}/publish")).await),
+        format!("/postmortems/{pm}#pm-review")
+    );
 }
 
 /// axe-core's WCAG 2.1 A and AA rules on the post-mortem pages, in the light

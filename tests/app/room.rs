@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::accessibility::{Cdp, audit};
 use crate::browser::{Chromedriver, PAGE, TIMELINE_HAS, sign_in, wait_until};
-use crate::helpers::{Browser, TestApp, html_of, location, spawn_app};
+use crate::helpers::{Browser, TestApp, html_of, input_value, location, spawn_app};
 use crate::updates::{component, exec, group, post_update};
 
 async fn declare(browser: &Browser, fields: &[(&str, &str)]) -> String {
@@ -21,13 +21,6 @@ async fn declare(browser: &Browser, fields: &[(&str, &str)]) -> String {
 }
 
 /// The value of a hidden or visible input named `name` in a page.
-fn input_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("the page has an input named {name}")) + marker.len();
-    let end = html[start..].find('"').expect("closing quote") + start;
-    html[start..end].replace("&#39;", "'")
-}
-
 #[tokio::test]
 async fn a_live_refresh_after_one_note_sends_only_that_note_in_under_5_kb() {
     let app = spawn_app().await;
