@@ -5,6 +5,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::{incident_components, incident_roles, incidents};
+
+/// The title the public reads, in a query: `public_title`, or `title` when it is empty.
+pub fn public_title_sql() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    diesel::dsl::sql("COALESCE(NULLIF(incidents.public_title, ''), incidents.title)")
+}
 use super::{ComponentId, IncidentId, UserId};
 use crate::domain::incident::{DetectionSource, IncidentKind, IncidentStatus, Severity, Visibility};
 
@@ -35,6 +40,8 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     /// The id shown on the status page and in its API.
     pub public_id: String,
+    /// The title shown to the public, when it differs (empty: `title`).
+    pub public_title: String,
 }
 
 impl Incident {
@@ -49,6 +56,10 @@ impl Incident {
     }
     pub fn visibility(&self) -> Visibility {
         Visibility::parse(&self.visibility).unwrap_or(Visibility::Restricted)
+    }
+    /// What the public reads: the status page, its feeds and API, subscriber emails.
+    pub fn public_title(&self) -> &str {
+        if self.public_title.trim().is_empty() { &self.title } else { &self.public_title }
     }
     pub fn detection_source(&self) -> DetectionSource {
         DetectionSource::parse(&self.detection_source).unwrap_or(DetectionSource::Other)
@@ -77,6 +88,7 @@ pub struct NewIncident<'a> {
 #[diesel(table_name = incidents)]
 pub struct IncidentChanges<'a> {
     pub title: Option<&'a str>,
+    pub public_title: Option<&'a str>,
     pub summary: Option<&'a str>,
     pub severity: Option<i16>,
     pub status: Option<&'a str>,

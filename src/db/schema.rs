@@ -126,6 +126,7 @@ diesel::table! {
         version -> Int4,
         updated_at -> Timestamptz,
         public_id -> Text,
+        public_title -> Text,
     }
 }
 

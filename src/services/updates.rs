@@ -240,7 +240,9 @@ async fn prepare_in(
         return Err(ServiceError::Invalid(errors));
     };
     let draft = Draft {
-        title: incident.title.clone(),
+        // A message the public reads carries the public title, to everyone it goes to:
+        // the preview shows one subject, and that is the one sent.
+        title: if audience.is_public() { incident.public_title().to_owned() } else { incident.title.clone() },
         status,
         impact_started_at: impact_started,
         components: affected

@@ -201,7 +201,7 @@ macro_rules! incident_columns {
         (
             incidents::id,
             incidents::public_id,
-            incidents::title,
+            crate::db::incidents::public_title_sql(),
             incidents::status,
             incidents::severity,
             incidents::declared_at,
@@ -555,7 +555,7 @@ async fn load_feed(conn: &mut AsyncPgConnection) -> QueryResult<Vec<FeedEntry>> 
         .select((
             incident_updates::public_id,
             incidents::public_id,
-            incidents::title,
+            crate::db::incidents::public_title_sql(),
             incident_updates::status,
             incident_updates::body,
             incident_updates::created_at,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, html_of};
+use crate::helpers::{TestApp, html_of, input_value};
 use crate::smtp::ReceivedMail;
 use crate::updates::{app_with_mail, component, declare, post_update, scalar};
 use firebreak::domain::Role;
@@ -185,4 +185,56 @@ async fn unknown_links_say_so() {
     let response = app.browser().get(&format!("/status/subscriptions/{token}/confirm")).await;
     let html = html_of(response, StatusCode::NOT_FOUND).await;
     assert!(html.contains("no longer valid"));
+}
+
+#[tokio::test]
+async fn a_public_title_is_what_the_status_page_its_api_and_subscribers_read() {
+    let (app, sink) = app_with_mail().await;
+    subscribe(&app, &[("email", "reader@example.test"), ("scope", "all")]).await;
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    app.browser().post_raw(&link_in(&mails[0], "/confirm"), &[]).await;
+
+    let (browser, me) = app.signed_in(Role::Responder).await;
+    let internal = "Stripe webhook secret rotated by mistake";
+    let id = declare(&browser, &[("title", internal)]).await;
+    let room = format!("/incidents/{id}");
+    let html = browser.page(&room).await;
+    assert!(html.contains("<label for=\"details-public-title\">Public title (optional)</label>"));
+    let version = input_value(&html, "version");
+    let details = |public: &'static str| {
+        vec![
+            ("version", version.clone()),
+            ("original_title", internal.to_owned()),
+            ("title", internal.to_owned()),
+            ("original_public_title", String::new()),
+            ("public_title", public.to_owned()),
+            ("environment", "production".to_owned()),
+        ]
+    };
+    // A title over 200 characters is refused on its field, the typed value kept.
+    let long: &'static str = Box::leak("Payments degraded ".repeat(12).into_boxed_str());
+    let bad = details(long);
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused =
+        html_of(browser.submit(&room, &format!("{room}/details"), &bad).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(refused.contains("id=\"details-public-title-error\""), "{refused}");
+    assert_eq!(input_value(&refused, "public_title"), long);
+    let good = details("Payments degraded");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(browser.submit(&room, &format!("{room}/details"), &good).await.status(), StatusCode::SEE_OTHER);
+    assert!(browser.page(&room).await.contains(&format!("{} set the public title to “Payments degraded”.", me.name)));
+
+    public_update(&app, &browser, &id).await;
+    let mails = sink.wait_for(2, Duration::from_secs(20)).await;
+    let update = mail_parser::MessageParser::default().parse(mails[1].data.as_bytes()).expect("parsable");
+    assert_eq!(update.subject(), Some("[Example] Identified: Payments degraded"), "subscribers read the public title");
+    let status = app.browser().page("/status").await;
+    assert!(status.contains("Payments degraded") && !status.contains("Stripe"), "{status}");
+    let feed = app.browser().get("/status/feed.atom").await.text().await.expect("feed");
+    assert!(feed.contains("Payments degraded") && !feed.contains("Stripe"), "{feed}");
+    let api: serde_json::Value =
+        app.browser().get("/api/v2/incidents.json").await.json().await.expect("the incidents JSON");
+    assert_eq!(api["incidents"][0]["name"], "Payments degraded");
+    // Inside, the room keeps the internal title.
+    assert!(browser.page(&room).await.contains(internal));
 }

@@ -22,6 +22,8 @@ use crate::services::{Actor, FieldErrors, ServiceError};
 pub struct DetailsInput {
     pub version: String,
     pub title: String,
+    /// The title the public reads; empty: the title.
+    pub public_title: String,
     pub summary: String,
     pub environment: String,
     pub conference_url: String,
@@ -30,6 +32,7 @@ pub struct DetailsInput {
     pub detection_source: String,
     pub components: Vec<String>,
     pub original_title: Option<String>,
+    pub original_public_title: Option<String>,
     pub original_summary: Option<String>,
     pub original_environment: Option<String>,
     pub original_conference_url: Option<String>,
@@ -77,6 +80,7 @@ pub async fn edit_details(
     let me = require_responder(actor)?;
     let mut errors = FieldErrors::new();
     let title = errors.check("title", rules::parse_title(&input.title));
+    let public_title = errors.check("public_title", optional(&input.public_title, rules::parse_title));
     let environment = errors.check("environment", rules::parse_short_text(&input.environment, "environment", 60));
     let conference_url = errors.check("conference_url", rules::parse_optional_url(&input.conference_url));
     let summary = errors.check("summary", rules::parse_short_text(&input.summary, "summary", 5000));
@@ -100,6 +104,7 @@ pub async fn edit_details(
     }
     let (
         Some(title),
+        Some(public_title),
         Some(environment),
         Some(conference_url),
         Some(summary),
@@ -108,7 +113,18 @@ pub async fn edit_details(
         Some(detection),
         Some(version),
         true,
-    ) = (title, environment, conference_url, summary, impact, kind, detection, version, errors.is_empty())
+    ) = (
+        title,
+        public_title,
+        environment,
+        conference_url,
+        summary,
+        impact,
+        kind,
+        detection,
+        version,
+        errors.is_empty(),
+    )
     else {
         return Err(ServiceError::Invalid(errors));
     };
@@ -131,6 +147,15 @@ pub async fn edit_details(
         if edited(&input.title, &input.original_title) && title != incident.title {
             changes.title = Some(&title);
             said.push(format!("{who} changed the title to “{title}”."));
+        }
+        let public_title = public_title.unwrap_or_default();
+        if edited(&input.public_title, &input.original_public_title) && public_title != incident.public_title {
+            changes.public_title = Some(&public_title);
+            said.push(if public_title.is_empty() {
+                format!("{who} removed the public title: the status page shows the title.")
+            } else {
+                format!("{who} set the public title to “{public_title}”.")
+            });
         }
         if edited(&input.environment, &input.original_environment) && environment != incident.environment {
             changes.environment = Some(&environment);

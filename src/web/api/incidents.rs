@@ -71,6 +71,8 @@ pub struct IncidentJson {
     pub public_id: String,
     pub url: String,
     pub title: String,
+    /// What the public reads when it differs from `title`.
+    pub public_title: Option<String>,
     pub summary: String,
     pub customer_impact: String,
     pub kind: &'static str,
@@ -113,6 +115,7 @@ async fn incident_json(
         public_id: i.public_id.clone(),
         url: crate::email::compose::link(&state.settings, &format!("/incidents/{}", i.id)),
         title: i.title.clone(),
+        public_title: (!i.public_title.trim().is_empty()).then(|| i.public_title.clone()),
         summary: i.summary.clone(),
         customer_impact: i.customer_impact.clone(),
         kind: i.kind().as_str(),

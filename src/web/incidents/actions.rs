@@ -205,6 +205,7 @@ pub async fn edit_details(
     let typed = |version: i32| DetailsValues {
         version,
         title: f.title.clone(),
+        public_title: f.public_title.clone(),
         summary: f.summary.clone(),
         environment: f.environment.clone(),
         conference_url: f.conference_url.clone(),
@@ -216,6 +217,7 @@ pub async fn edit_details(
     let originals = |version: i32| DetailsValues {
         version,
         title: f.original_title.clone().unwrap_or_default(),
+        public_title: f.original_public_title.clone().unwrap_or_default(),
         summary: f.original_summary.clone().unwrap_or_default(),
         environment: f.original_environment.clone().unwrap_or_default(),
         conference_url: f.original_conference_url.clone().unwrap_or_default(),

@@ -70,6 +70,7 @@ pub struct RoomForm {
 pub struct DetailsValues {
     pub version: i32,
     pub title: String,
+    pub public_title: String,
     pub summary: String,
     pub environment: String,
     pub conference_url: String,
@@ -95,6 +96,7 @@ impl DetailsValues {
         DetailsValues {
             version: theirs.version,
             title: pick(&self.title, &original.title, &theirs.title),
+            public_title: pick(&self.public_title, &original.public_title, &theirs.public_title),
             summary: pick(&self.summary, &original.summary, &theirs.summary),
             environment: pick(&self.environment, &original.environment, &theirs.environment),
             conference_url: pick(&self.conference_url, &original.conference_url, &theirs.conference_url),
@@ -360,6 +362,7 @@ pub fn details_of(incident: &Incident, component_ids: &[ComponentId]) -> Details
     DetailsValues {
         version: incident.version,
         title: incident.title.clone(),
+        public_title: incident.public_title.clone(),
         summary: incident.summary.clone(),
         environment: incident.environment.clone(),
         conference_url: incident.conference_url.clone().unwrap_or_default(),
