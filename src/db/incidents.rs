@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::schema::{incident_components, incident_roles, incidents};
+use super::schema::{incident_components, incident_roles, incidents, related_incidents};
 
 /// The title the public reads, in a query: `public_title`, or `title` when it is empty.
 pub fn public_title_sql() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
@@ -42,6 +42,10 @@ pub struct Incident {
     pub public_id: String,
     /// The title shown to the public, when it differs (empty: `title`).
     pub public_title: String,
+    /// Marked as a duplicate of this incident (where the work happens).
+    pub duplicate_of: Option<IncidentId>,
+    /// Marked as a false alarm: on record, left out of the reports.
+    pub false_alarm: bool,
 }
 
 impl Incident {
@@ -89,6 +93,8 @@ pub struct NewIncident<'a> {
 pub struct IncidentChanges<'a> {
     pub title: Option<&'a str>,
     pub public_title: Option<&'a str>,
+    pub duplicate_of: Option<Option<IncidentId>>,
+    pub false_alarm: Option<bool>,
     pub summary: Option<&'a str>,
     pub severity: Option<i16>,
     pub status: Option<&'a str>,
@@ -251,4 +257,81 @@ pub async fn list(
         .load(conn)
         .await?;
     Ok((rows, total))
+}
+
+/// An incident named from another one's room: its number, title and status.
+#[derive(Debug, Clone, Queryable)]
+pub struct IncidentRef {
+    pub id: IncidentId,
+    pub title: String,
+    pub status: String,
+}
+
+impl IncidentRef {
+    pub fn status(&self) -> IncidentStatus {
+        IncidentStatus::parse(&self.status).unwrap_or(IncidentStatus::Investigating)
+    }
+}
+
+/// The incidents marked as duplicates of this one, oldest first.
+pub async fn duplicates_of(conn: &mut AsyncPgConnection, id: IncidentId) -> QueryResult<Vec<IncidentRef>> {
+    incidents::table
+        .filter(incidents::duplicate_of.eq(id))
+        .order(incidents::id)
+        .select((incidents::id, incidents::title, incidents::status))
+        .load(conn)
+        .await
+}
+
+/// The incidents linked as related to this one, oldest first.
+pub async fn related(conn: &mut AsyncPgConnection, id: IncidentId) -> QueryResult<Vec<IncidentRef>> {
+    let a: Vec<IncidentId> = related_incidents::table
+        .filter(related_incidents::incident_id.eq(id))
+        .select(related_incidents::related_id)
+        .load(conn)
+        .await?;
+    let b: Vec<IncidentId> = related_incidents::table
+        .filter(related_incidents::related_id.eq(id))
+        .select(related_incidents::incident_id)
+        .load(conn)
+        .await?;
+    refs(conn, &[a, b].concat()).await
+}
+
+/// Number, title and status of these incidents, oldest first.
+pub async fn refs(conn: &mut AsyncPgConnection, ids: &[IncidentId]) -> QueryResult<Vec<IncidentRef>> {
+    incidents::table
+        .filter(incidents::id.eq_any(ids))
+        .order(incidents::id)
+        .select((incidents::id, incidents::title, incidents::status))
+        .load(conn)
+        .await
+}
+
+/// Links two incidents as related (either order); false when they already were.
+pub async fn link_related(conn: &mut AsyncPgConnection, a: IncidentId, b: IncidentId, by: UserId) -> QueryResult<bool> {
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    let n = diesel::insert_into(related_incidents::table)
+        .values((
+            related_incidents::incident_id.eq(low),
+            related_incidents::related_id.eq(high),
+            related_incidents::linked_by.eq(by),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Removes the link between two incidents; false when there was none.
+pub async fn unlink_related(conn: &mut AsyncPgConnection, a: IncidentId, b: IncidentId) -> QueryResult<bool> {
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    let n = diesel::delete(
+        related_incidents::table
+            .filter(related_incidents::incident_id.eq(low))
+            .filter(related_incidents::related_id.eq(high)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(n > 0)
 }

@@ -70,7 +70,8 @@ pub struct Viewer {
 }
 
 /// Incidents declared in `[from, until)` that the viewer may see, of one
-/// severity or all, with the number of their follow-up tasks still open or in
+/// severity or all (false alarms and duplicates left out: they are not
+/// incidents, and a duplicate would count its incident twice), with the number of their follow-up tasks still open or in
 /// progress and, of those, the ones due before `now`.
 ///
 /// Open follow-ups are counted once, grouped, then hash-joined: a per-incident
@@ -96,6 +97,7 @@ pub async fn incidents_declared(
              GROUP BY t.incident_id \
          ) f ON f.incident_id = i.id \
          WHERE i.declared_at >= $1 AND i.declared_at < $2 \
+           AND NOT i.false_alarm AND i.duplicate_of IS NULL \
            AND ($3::smallint IS NULL OR i.severity = $3) \
            AND ($4 OR i.visibility <> 'restricted' OR i.declared_by = $5 \
                 OR EXISTS (SELECT 1 FROM incident_roles r WHERE r.incident_id = i.id AND r.user_id = $5)) \

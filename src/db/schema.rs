@@ -127,6 +127,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         public_id -> Text,
         public_title -> Text,
+        duplicate_of -> Nullable<Int8>,
+        false_alarm -> Bool,
     }
 }
 
@@ -805,3 +807,16 @@ diesel::joinable!(postmortem_hidden_entries -> postmortems (postmortem_id));
 diesel::joinable!(postmortem_hidden_entries -> timeline_entries (entry_id));
 diesel::allow_tables_to_appear_in_same_query!(postmortem_hidden_entries, postmortems);
 diesel::allow_tables_to_appear_in_same_query!(postmortem_hidden_entries, timeline_entries);
+
+// How incidents relate (migration 2026-12-03-000110_incident_links).
+
+diesel::table! {
+    related_incidents (incident_id, related_id) {
+        incident_id -> Int8,
+        related_id -> Int8,
+        linked_by -> Nullable<Int8>,
+        linked_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(related_incidents, incidents);

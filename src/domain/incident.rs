@@ -242,6 +242,23 @@ pub fn parse_title(input: &str) -> Result<String, String> {
     Ok(t.to_owned())
 }
 
+/// Another incident, as people name it: "12", "#12", or its room's link
+/// ("https://firebreak.example.com/incidents/12"). Returns its number.
+pub fn parse_incident_ref(input: &str) -> Result<i64, String> {
+    let t = input.trim();
+    if t.is_empty() {
+        return Err("Give the other incident's number, e.g. 42 or #42.".into());
+    }
+    let number = match t.rsplit_once("/incidents/") {
+        Some((_, rest)) => rest.split(['/', '?', '#']).next().unwrap_or_default(),
+        None => t.strip_prefix('#').unwrap_or(t),
+    };
+    match number.trim().parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("“{t}” is not an incident number: give one like 42 or #42, or the room's link.")),
+    }
+}
+
 /// An optional http(s) link (conference call, ticket).
 pub fn parse_optional_url(input: &str) -> Result<Option<String>, String> {
     let t = input.trim();
@@ -328,6 +345,20 @@ pub use super::metrics::format_duration;
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn other_incidents_are_named_by_number_hash_or_link() {
+        assert_eq!(parse_incident_ref("42"), Ok(42));
+        assert_eq!(parse_incident_ref(" #42 "), Ok(42));
+        assert_eq!(parse_incident_ref("https://fb.example.com/incidents/42"), Ok(42));
+        assert_eq!(parse_incident_ref("/incidents/42#timeline"), Ok(42));
+        assert_eq!(parse_incident_ref("http://x/incidents/7/paging?x=1"), Ok(7));
+        assert!(parse_incident_ref("").is_err());
+        assert!(parse_incident_ref("#0").is_err());
+        assert!(parse_incident_ref("forty-two").expect_err("words are refused").contains("not an incident number"));
+        assert!(parse_incident_ref("-3").is_err());
+    }
+
     use super::*;
     use chrono::TimeZone;
 

@@ -20,7 +20,6 @@ async fn declare(browser: &Browser, fields: &[(&str, &str)]) -> String {
     location(&response)
 }
 
-/// The value of a hidden or visible input named `name` in a page.
 #[tokio::test]
 async fn a_live_refresh_after_one_note_sends_only_that_note_in_under_5_kb() {
     let app = spawn_app().await;
@@ -446,4 +445,72 @@ async fn the_home_page_list_of_active_incidents_updates_live() {
     )
     .await;
     browser.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn duplicates_false_alarms_and_related_incidents_each_leave_a_trace_in_both_rooms() {
+    let app = spawn_app().await;
+    let (browser, me) = app.signed_in(Role::Responder).await;
+    let main = declare(&browser, &[("title", "Checkout down")]).await;
+    let dup = declare(&browser, &[("title", "Customers cannot pay")]).await;
+    let noise = declare(&browser, &[("title", "Disk alert on a test box")]).await;
+    let main_id = main.trim_start_matches("/incidents/").to_owned();
+    let browser = &browser;
+    let post = |room: &str, action: &str, fields: Vec<(&'static str, String)>| {
+        let (room, action) = (room.to_owned(), format!("{room}/{action}"));
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.submit(&room, &action, &fields).await
+        }
+    };
+
+    // A number that is not there: the message is on the field, the number kept.
+    let refused = post(&dup, "duplicate", vec![("duplicate_of", "#999999".into())]).await;
+    let html = html_of(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(html.contains("There is no incident #999999 you can see."), "{html}");
+    assert_eq!(input_value(&html, "duplicate_of"), "#999999");
+    let refused = post(&dup, "duplicate", vec![("duplicate_of", dup.trim_start_matches("/incidents/").into())]).await;
+    assert!(html_of(refused, StatusCode::UNPROCESSABLE_ENTITY).await.contains("That is this incident"));
+
+    // Marked as a duplicate (by the room's link): resolved, pointing there, both timelines say so.
+    let marked = post(&dup, "duplicate", vec![("duplicate_of", format!("https://fb.example.test{main}"))]).await;
+    assert_eq!(location(&marked), format!("{dup}#links"));
+    let html = browser.page(&dup).await;
+    assert!(html.contains(&format!("Duplicate of <a href=\"{main}\">#{main_id}</a>")), "{html}");
+    assert!(html.contains(&format!("{} marked this incident as a duplicate of #{main_id} “Checkout down”", me.name)));
+    assert!(html.contains("changed the status: Investigating → Resolved."), "it is resolved");
+    let there = browser.page(&main).await;
+    assert!(there.contains("as a duplicate of this incident."), "{there}");
+    assert!(there.contains("Duplicates of this incident"));
+    let active = browser.page("/incidents?status=active").await;
+    assert!(!active.contains("Customers cannot pay"), "it leaves the active list");
+    // A duplicate of a duplicate is sent to the original.
+    let refused = post(&noise, "duplicate", vec![("duplicate_of", dup.trim_start_matches("/incidents/").into())]).await;
+    let html = html_of(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(html.contains(&format!("mark this one as a duplicate of #{main_id}")), "{html}");
+
+    // Related: both rooms link each other; removing the link is on both timelines too.
+    assert_eq!(post(&noise, "related", vec![("related", format!("#{main_id}"))]).await.status(), StatusCode::SEE_OTHER);
+    assert!(browser.page(&main).await.contains("Disk alert on a test box"));
+    assert!(browser.page(&noise).await.contains(&format!("href=\"{main}\">#{main_id} “Checkout down”</a>")));
+    let unlinked = post(
+        &main,
+        "related",
+        vec![("related", noise.trim_start_matches("/incidents/").into()), ("remove", "yes".into())],
+    )
+    .await;
+    assert_eq!(unlinked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT count(*) AS n FROM related_incidents").await, 0);
+    assert!(browser.page(&noise).await.contains("removed the link to #"));
+
+    // A false alarm: resolved and left out of the reports.
+    let before = browser.page("/reports").await;
+    assert!(before.contains("<dt>Incidents declared</dt><dd>2</dd>"), "the duplicate is not counted: {before}");
+    assert_eq!(post(&noise, "false-alarm", vec![("false_alarm", "yes".into())]).await.status(), StatusCode::SEE_OTHER);
+    let html = browser.page(&noise).await;
+    assert!(html.contains("marked the incident as a false alarm: it is left out of the reports."));
+    assert!(html.contains("Not a false alarm"), "and it can be taken back");
+    assert_eq!(app.count("SELECT count(*) AS n FROM incidents WHERE false_alarm AND status = 'resolved'").await, 1);
+    let after = browser.page("/reports").await;
+    assert!(after.contains("<dt>Incidents declared</dt><dd>1</dd>"), "nor the false alarm: {after}");
 }

@@ -5,13 +5,14 @@
 //! `notify`, `can_view`, `load_for_change`, `require_current_lead`.
 //!
 //! One module per concern sits beside it (notes, tasks, change requests, key
-//! times, details, declaring). Follow-ups, post-mortems and updates call the
-//! kernel; the kernel calls none of them.
+//! times, details, declaring, links between incidents). Follow-ups,
+//! post-mortems and updates call the kernel; the kernel calls none of them.
 
 mod changes;
 mod declare;
 mod details;
 mod key_times;
+mod links;
 mod notes;
 mod tasks;
 
@@ -19,6 +20,7 @@ pub use changes::{decide_change, mark_change_applied, request_change};
 pub use declare::{DeclareInput, declare};
 pub use details::{DetailsInput, edit_details};
 pub use key_times::{KeyTimesInput, correct_timestamp, review_key_times, timestamp_label};
+pub use links::{mark_duplicate, set_false_alarm, set_related, unmark_duplicate};
 pub use notes::{add_note, set_highlight};
 pub use tasks::{TaskInput, add_task, assign_task, create_task, set_task_status};
 

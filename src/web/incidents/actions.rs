@@ -15,7 +15,7 @@ use crate::web::csrf::CsrfForm;
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};
 
 /// The common ending of a room action.
-async fn finish(
+pub(super) async fn finish(
     state: &AppState,
     user: &CurrentUser,
     layout: Layout,

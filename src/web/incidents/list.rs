@@ -36,6 +36,8 @@ pub struct Row {
     pub kind: IncidentKind,
     pub declared: String,
     pub restricted: bool,
+    pub duplicate_of: Option<i64>,
+    pub false_alarm: bool,
 }
 
 pub fn row(i: &Incident, tz: chrono_tz::Tz) -> Row {
@@ -47,6 +49,8 @@ pub fn row(i: &Incident, tz: chrono_tz::Tz) -> Row {
         kind: i.kind(),
         declared: local_time(i.declared_at, tz),
         restricted: i.visibility() == crate::domain::incident::Visibility::Restricted,
+        duplicate_of: i.duplicate_of.map(|d| d.0),
+        false_alarm: i.false_alarm,
     }
 }
 

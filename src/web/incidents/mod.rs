@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod declare;
 pub mod fragments;
+pub mod links;
 pub mod list;
 pub mod live;
 pub mod room;

@@ -64,6 +64,9 @@ pub struct RoomForm {
     pub moment_value: String,
     /// The key-times review at resolve, as typed (when it was refused).
     pub key_times: Option<crate::services::incidents::KeyTimesInput>,
+    /// "Duplicate of" and "Related incident", as typed.
+    pub duplicate_of: String,
+    pub related: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -287,6 +290,7 @@ pub struct Panels {
     pub meeting: String,
     pub runbooks: String,
     pub paging: String,
+    pub links: String,
 }
 
 impl RoomPage {
@@ -452,6 +456,7 @@ pub async fn build_with(
         meeting: crate::web::postmortems::meeting::room_panel(&mut conn, &incident, user).await?,
         runbooks: crate::web::runbooks::room_panel(&mut conn, &incident, user).await?,
         paging: crate::web::oncall::room::room_panel(&mut conn, &incident, user, &layout.csrf_token).await?,
+        links: super::links::room_panel(&mut conn, &incident, user, &layout.csrf_token, &errors, &form).await?,
     };
     drop(conn);
 
