@@ -76,6 +76,7 @@ pub async fn add(
                 footer: None,
                 unsubscribe_url: None,
                 incident_id: None,
+                ..Default::default()
             };
             let row = email.to(settings, "", &address).map_err(|e| ServiceError::Unexpected(e.into()))?;
             outbox::enqueue(conn, &[row]).await?;

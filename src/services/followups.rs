@@ -67,6 +67,7 @@ fn assignment_email(
         footer: Some("You receive this because you were made the owner of a follow-up.".to_owned()),
         unsubscribe_url: None,
         incident_id: Some(incident.id),
+        ..Default::default()
     }
 }
 
@@ -338,6 +339,7 @@ fn digest_email(settings: &Settings, owner: &User, items: &[(Task, String)], now
         footer: Some("You receive this once a day while follow-ups you own are overdue.".to_owned()),
         unsubscribe_url: None,
         incident_id: None,
+        ..Default::default()
     }
 }
 

@@ -404,6 +404,11 @@ async fn tell_subscribers(
         footer: None,
         unsubscribe_url: None,
         incident_id: None,
+        banner: Some(crate::email::compose::Banner {
+            label: "Scheduled maintenance".to_owned(),
+            tone: crate::email::compose::Tone::Info,
+        }),
+        ..Default::default()
     };
     super::subscriptions::enqueue_for_subscribers(conn, settings, email, &subs).await?;
     Ok(())

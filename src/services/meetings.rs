@@ -568,6 +568,7 @@ fn invitations(
         footer: Some("Reply to the invitation from your calendar to tell the organiser whether you can come.".into()),
         unsubscribe_url: None,
         incident_id: Some(incident.id),
+        ..Default::default()
     };
     let mut out = Vec::with_capacity(people.len());
     for p in people {

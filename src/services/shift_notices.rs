@@ -52,6 +52,7 @@ pub async fn send_due(pool: &DbPool, settings: &Settings) -> Result<usize, Servi
                 footer: None,
                 unsubscribe_url: None,
                 incident_id: None,
+                ..Default::default()
             };
             let row = email
                 .to(settings, &person.display_name, &person.email)

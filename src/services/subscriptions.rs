@@ -131,6 +131,7 @@ fn confirmation(settings: &Settings, s: &Subscriber) -> Result<crate::db::outbox
         footer: None,
         unsubscribe_url: None,
         incident_id: None,
+        ..Default::default()
     };
     email.to(settings, "", &s.email).map_err(|e| ServiceError::Unexpected(e.into()))
 }
@@ -148,6 +149,7 @@ fn already_subscribed(settings: &Settings, s: &Subscriber) -> Result<crate::db::
         footer: None,
         unsubscribe_url: Some(unsubscribe_link(settings, &s.token)),
         incident_id: None,
+        ..Default::default()
     };
     email.to(settings, "", &s.email).map_err(|e| ServiceError::Unexpected(e.into()))
 }

@@ -22,7 +22,7 @@ use crate::domain::incident::{self as rules, EntryKind, IncidentRole, IncidentSt
 use crate::domain::status::{Audience, ComponentStatus};
 use crate::domain::updates::{self as update_rules, Composed, Draft};
 use crate::domain::webhooks::EventKind;
-use crate::email::compose::{Email, link};
+use crate::email::compose::{Banner, Email, Tone, link};
 
 /// The raw values of the update form.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -96,6 +96,8 @@ pub struct Prepared {
     pub subscribers: i64,
     /// The instant every time in the message is computed from.
     pub composed_at: DateTime<Utc>,
+    /// When the incident was (or, by this update, is) resolved; `None` while active.
+    pub resolved_at: Option<DateTime<Utc>>,
     /// Each kind of recipient's email (subject and text part), as sent.
     pub emails: Vec<PreviewedEmail>,
     /// A fingerprint of `emails`, carried by the form from preview to send.
@@ -262,6 +264,7 @@ async fn prepare_in(
         final_note: input.final_note && status == IncidentStatus::Resolved,
     };
     let composed = update_rules::compose(&draft);
+    let draft_active = draft.status.is_active();
     let internal_recipients =
         if audience.is_internal() { stakeholders::recipients(conn, &groups).await? } else { Vec::new() };
     let affected: Vec<ComponentId> = affected.iter().map(|c| c.id).collect();
@@ -277,6 +280,8 @@ async fn prepare_in(
         affected,
         subscribers,
         composed_at,
+        resolved_at: (!draft_active)
+            .then(|| incident.resolved_at.filter(|_| !incident.status().is_active()).unwrap_or(composed_at)),
         emails: Vec::new(),
         digest: String::new(),
     };
@@ -522,8 +527,11 @@ fn internal_email(settings: &Settings, incident: &Incident, p: &Prepared) -> Ema
             "You receive this as a member of a stakeholder group for {} incidents.",
             settings.status_page_name
         )),
-        unsubscribe_url: None,
-        incident_id: Some(incident.id),
+        banner: Some(Banner {
+            label: format!("{} · {}", p.draft.status.label(), incident.severity()),
+            tone: Tone::of_status(p.draft.status),
+        }),
+        ..designed(p, incident)
     }
 }
 
@@ -537,8 +545,32 @@ fn public_email(settings: &Settings, incident: &Incident, p: &Prepared) -> Email
         link_label: "Follow this incident".to_owned(),
         link_url: link(settings, &format!("/status/incidents/{}", incident.public_id)),
         footer: Some(super::subscriptions::subscriber_footer(settings, PREVIEW_PREFERENCES)),
-        unsubscribe_url: None,
+        banner: Some(Banner { label: p.draft.status.label().to_owned(), tone: Tone::of_status(p.draft.status) }),
+        ..designed(p, incident)
+    }
+}
+
+/// What both kinds of update email show beside the message: the components
+/// with their status after this update and, once resolved, when and after how
+/// long (computed from the prepared update, so preview and send agree).
+fn designed(p: &Prepared, incident: &Incident) -> Email {
+    let facts = match p.resolved_at {
+        Some(at) => vec![
+            ("Resolved at".to_owned(), at.format("%-d %b %Y, %H:%M UTC").to_string()),
+            ("Total duration".to_owned(), crate::domain::metrics::format_duration(at - p.draft.impact_started_at)),
+        ],
+        None => Vec::new(),
+    };
+    Email {
         incident_id: Some(incident.id),
+        components: p
+            .draft
+            .components
+            .iter()
+            .map(|(name, s)| (name.clone(), Tone::of_component(*s), s.label().to_owned()))
+            .collect(),
+        facts,
+        ..Default::default()
     }
 }
 
@@ -603,6 +635,7 @@ pub async fn announce(
         footer: Some(format!("You receive this as a member of the “{}” group.", group.name)),
         unsubscribe_url: None,
         incident_id: Some(incident.id),
+        ..Default::default()
     };
     let mut messages = Vec::with_capacity(members.len());
     for m in &members {

@@ -221,7 +221,7 @@ const MUST_SEE: &[(&str, &str)] = &[
     ("the note field", "return document.getElementById('note-body');"),
 ];
 
-async fn set_viewport(browser: &Client, width: u32, height: u32, mobile: bool) {
+pub(crate) async fn set_viewport(browser: &Client, width: u32, height: u32, mobile: bool) {
     browser
         .issue_cmd(Cdp {
             cmd: "Emulation.setDeviceMetricsOverride",

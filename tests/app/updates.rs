@@ -516,3 +516,72 @@ async fn lists_and_line_breaks_in_an_update_are_lists_in_the_html_email_and_on_t
     assert!(page.contains("<ul><li>moved traffic to the standby</li><li>paused the reindex job</li></ul>"), "{page}");
     assert!(page.contains("<p>What we did:</p>") || page.contains("What we did:<br>"), "{page}");
 }
+
+/// Each kind of update email, rendered by Chromium as a phone's and a
+/// desktop's mail app would show it: no sideways scrolling, the banner in the
+/// status's colour, the button in view. The screenshots are kept in
+/// target/test-artifacts/emails/ for a person to look at.
+#[tokio::test]
+async fn update_emails_read_on_a_phone_and_a_desktop() {
+    let (app, sink) = app_with_mail().await;
+    let driver = crate::browser::Chromedriver::start();
+    let checkout = component(&app, "Checkout").await;
+    let team = group(&app, "Support", &[("Sam", "sam@example.test")]).await;
+    exec(&app, "INSERT INTO subscribers (email, token, all_components, confirmed_at) VALUES ('all@example.test', 'a', TRUE, now())").await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id =
+        declare(&browser, &[("title", "Card payments fail"), ("severity", "2"), ("components", checkout.as_str())])
+            .await;
+    let component_status = format!("{checkout}:partial_outage");
+    let mut fields = base_fields("identified", "both");
+    fields.extend([("groups", team.as_str()), ("component_status", component_status.as_str()), ("action", "send")]);
+    assert_eq!(post_update(&browser, &id, &fields).await.status(), StatusCode::SEE_OTHER);
+    let component_status = format!("{checkout}:operational");
+    let mut fields = base_fields("resolved", "both");
+    fields.retain(|(k, _)| *k != "next_update");
+    fields.extend([("groups", team.as_str()), ("component_status", component_status.as_str()), ("action", "send")]);
+    assert_eq!(post_update(&browser, &id, &fields).await.status(), StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(4, Duration::from_secs(20)).await;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/emails");
+    std::fs::create_dir_all(&dir).expect("the artifacts folder");
+    let session = driver.new_session("emails").await;
+    for (n, mail) in mails.iter().enumerate() {
+        let parsed = mail_parser::MessageParser::default().parse(mail.data.as_bytes()).expect("parsable");
+        let subject = parsed.subject().unwrap_or_default().to_owned();
+        let html = parsed.body_html(0).expect("an HTML part").to_string();
+        let text = parsed.body_text(0).expect("a text part").replace("\r\n", "\n");
+        let resolved = subject.contains("Resolved");
+        if resolved {
+            assert!(html.contains("background:#067647;"), "a green banner when resolved: {html}");
+            assert!(html.contains(">Total duration</td>") && text.contains("Total duration: "), "{text}");
+            assert!(html.contains(">Checkout</td>") && html.contains(">Operational</td>"), "the component table");
+        } else {
+            assert!(html.contains("background:#93370d;"), "an amber banner while identified: {html}");
+            assert!(html.contains(">Partial outage</td>"), "{html}");
+        }
+        let file = dir.join(format!("update-{n}.html"));
+        std::fs::write(&file, &html).expect("write the email's HTML");
+        for (width, mobile) in [(390, true), (800, false)] {
+            crate::room::set_viewport(&session, width, 844, mobile).await;
+            session.goto(&format!("file://{}", file.display())).await.expect("open the email");
+            let fits = session
+                .execute("return document.documentElement.scrollWidth <= document.documentElement.clientWidth ? true : document.documentElement.scrollWidth + ' > ' + document.documentElement.clientWidth;", vec![])
+                .await
+                .expect("measure");
+            assert_eq!(fits, serde_json::json!(true), "“{subject}” scrolls sideways at {width} px");
+            let button = session
+                .find(fantoccini::Locator::LinkText(if mail.to[0].contains("all@") {
+                    "Follow this incident"
+                } else {
+                    "Open the incident room"
+                }))
+                .await
+                .expect("the button");
+            assert!(button.is_displayed().await.expect("visible"), "the button shows at {width} px");
+            let png = session.screenshot().await.expect("a screenshot");
+            std::fs::write(dir.join(format!("update-{n}-{width}.png")), png).expect("save the screenshot");
+        }
+    }
+    session.close().await.expect("close the browser");
+}

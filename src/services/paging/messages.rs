@@ -228,6 +228,14 @@ impl PageMessage {
             footer: Some("You get this because you are on call or named in an escalation policy.".to_owned()),
             unsubscribe_url: None,
             incident_id: None,
+            banner: Some(crate::email::compose::Banner {
+                label: match first {
+                    Some(l) if self.lines.len() == 1 => format!("Page · SEV{}", l.severity),
+                    _ => format!("Page · {} incidents", self.lines.len()),
+                },
+                tone: crate::email::compose::Tone::Bad,
+            }),
+            ..Default::default()
         }
     }
 }
