@@ -1,6 +1,8 @@
 //! Changing a component's status, always together with its log row (the
 //! source of the uptime bars) and the notice that public pages changed.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -9,6 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::schema::{component_status_changes, components};
 use super::{ComponentId, IncidentId, MaintenanceId, UpdateId, UserId};
 use crate::domain::status::ComponentStatus;
+use crate::domain::uptime::Change;
 
 /// The channel the public status page listens on (any payload: "rebuild").
 pub const STATUS_CHANNEL: &str = "firebreak_status";
@@ -99,4 +102,47 @@ pub async fn recent_for(conn: &mut AsyncPgConnection, id: ComponentId, limit: i6
         .select(StatusChange::as_select())
         .load(conn)
         .await
+}
+
+/// Every component's logged changes from `since` on, as uptime needs them.
+#[derive(Debug, Default)]
+pub struct Histories {
+    /// Changes from `since` on, oldest first, per component.
+    pub changes: HashMap<ComponentId, Vec<Change>>,
+    /// Each component's state at `since`, when an earlier change says so.
+    pub state_before: HashMap<ComponentId, ComponentStatus>,
+}
+
+/// Loads the log from `since` on and, for each component, the last change
+/// before it. (A stored status that no longer parses counts as operational.)
+pub async fn histories(conn: &mut AsyncPgConnection, since: DateTime<Utc>) -> QueryResult<Histories> {
+    let parse = |s: &str| ComponentStatus::parse(s).unwrap_or(ComponentStatus::Operational);
+    let rows: Vec<(ComponentId, String, String, DateTime<Utc>)> = component_status_changes::table
+        .filter(component_status_changes::changed_at.ge(since))
+        .order((component_status_changes::changed_at.asc(), component_status_changes::id.asc()))
+        .select((
+            component_status_changes::component_id,
+            component_status_changes::old_status,
+            component_status_changes::new_status,
+            component_status_changes::changed_at,
+        ))
+        .load(conn)
+        .await?;
+    let mut changes: HashMap<ComponentId, Vec<Change>> = HashMap::new();
+    for (id, old, new, at) in rows {
+        changes.entry(id).or_default().push(Change { at, old: parse(&old), new: parse(&new) });
+    }
+    let before: Vec<(ComponentId, String)> = component_status_changes::table
+        .filter(component_status_changes::changed_at.lt(since))
+        .distinct_on(component_status_changes::component_id)
+        .order((
+            component_status_changes::component_id,
+            component_status_changes::changed_at.desc(),
+            component_status_changes::id.desc(),
+        ))
+        .select((component_status_changes::component_id, component_status_changes::new_status))
+        .load(conn)
+        .await?;
+    let state_before = before.into_iter().map(|(id, s)| (id, parse(&s))).collect();
+    Ok(Histories { changes, state_before })
 }

@@ -112,3 +112,67 @@ pub async fn incidents_declared(
     .load(conn)
     .await
 }
+
+/// One incident touching one component, for the report per component.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ComponentIncidentRow {
+    #[diesel(sql_type = BigInt)]
+    pub component_id: i64,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub impact_started_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub detected_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub declared_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub mitigated_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl ComponentIncidentRow {
+    /// (component, declared at, moments), as `domain::component_report` takes them.
+    pub fn facts(&self) -> (i64, DateTime<Utc>, Timestamps) {
+        let status = IncidentStatus::parse(&self.status).unwrap_or(IncidentStatus::Investigating);
+        let timestamps = Timestamps {
+            impact_started_at: self.impact_started_at,
+            detected_at: self.detected_at,
+            declared_at: self.declared_at,
+            acknowledged_at: self.acknowledged_at,
+            mitigated_at: self.mitigated_at,
+            resolved_at: self.resolved_at,
+            is_resolved: !status.is_active(),
+        };
+        (self.component_id, self.declared_at, timestamps)
+    }
+}
+
+/// Incidents declared in `[from, until)` that the viewer may see, once per
+/// component they touched (false alarms and duplicates left out, as in
+/// `incidents_declared`).
+pub async fn component_incidents(
+    conn: &mut AsyncPgConnection,
+    viewer: Viewer,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> diesel::QueryResult<Vec<ComponentIncidentRow>> {
+    diesel::sql_query(
+        "SELECT ic.component_id, i.status, i.impact_started_at, i.detected_at, i.declared_at, \
+                i.acknowledged_at, i.mitigated_at, i.resolved_at \
+         FROM incidents i JOIN incident_components ic ON ic.incident_id = i.id \
+         WHERE i.declared_at >= $1 AND i.declared_at < $2 \
+           AND NOT i.false_alarm AND i.duplicate_of IS NULL \
+           AND ($3 OR i.visibility <> 'restricted' OR i.declared_by = $4 \
+                OR EXISTS (SELECT 1 FROM incident_roles r WHERE r.incident_id = i.id AND r.user_id = $4))",
+    )
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(until)
+    .bind::<Bool, _>(viewer.is_admin)
+    .bind::<BigInt, _>(viewer.id)
+    .load(conn)
+    .await
+}

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod blocks;
 pub mod calendar;
 pub mod charts;
+pub mod component_report;
 pub mod followups;
 pub mod incident;
 pub mod maintenance;

@@ -231,37 +231,8 @@ async fn load_in(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResul
     let components = load_components(conn).await?;
 
     let window_start = Data::window_start(now);
-    let rows: Vec<(ComponentId, String, String, DateTime<Utc>)> = component_status_changes::table
-        .filter(component_status_changes::changed_at.ge(window_start))
-        .order((component_status_changes::changed_at.asc(), component_status_changes::id.asc()))
-        .select((
-            component_status_changes::component_id,
-            component_status_changes::old_status,
-            component_status_changes::new_status,
-            component_status_changes::changed_at,
-        ))
-        .load(conn)
-        .await?;
-    let mut changes: HashMap<ComponentId, Vec<Change>> = HashMap::new();
-    for (id, old, new, at) in rows {
-        changes.entry(id).or_default().push(Change {
-            at,
-            old: parse_component_status(&old),
-            new: parse_component_status(&new),
-        });
-    }
-    let before: Vec<(ComponentId, String)> = component_status_changes::table
-        .filter(component_status_changes::changed_at.lt(window_start))
-        .distinct_on(component_status_changes::component_id)
-        .order((
-            component_status_changes::component_id,
-            component_status_changes::changed_at.desc(),
-            component_status_changes::id.desc(),
-        ))
-        .select((component_status_changes::component_id, component_status_changes::new_status))
-        .load(conn)
-        .await?;
-    let state_before = before.into_iter().map(|(id, s)| (id, parse_component_status(&s))).collect();
+    let crate::db::component_status::Histories { changes, state_before } =
+        crate::db::component_status::histories(conn, window_start).await?;
 
     let recent_cutoff = now - chrono::Duration::days(i64::from(PAST_DAYS));
     let mut rows: Vec<IncidentTuple> = public_incidents!()

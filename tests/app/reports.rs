@@ -480,3 +480,82 @@ async fn reports_need_a_signed_in_user() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(location(&response).starts_with("/login"));
 }
+
+#[tokio::test]
+async fn each_component_has_its_incidents_times_and_uptime_and_every_report_downloads_as_csv() {
+    let app = spawn_app().await;
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let api = crate::updates::component(&app, "Payments, EU").await;
+    let search = crate::updates::component(&app, "Search").await;
+    exec(&app, &format!("UPDATE components SET created_at = now() - interval '1 second' WHERE id = {search}")).await;
+    // Created on the 1st of last month, 2 h of major outage on the 2nd; one incident of 90 min.
+    exec(
+        &app,
+        &format!("UPDATE components SET created_at = date_trunc('month', now() - interval '1 month') WHERE id = {api}"),
+    )
+    .await;
+    exec(
+        &app,
+        &format!(
+            "INSERT INTO component_status_changes (component_id, old_status, new_status, changed_at) VALUES
+             ({api}, 'operational', 'major_outage', date_trunc('month', now() - interval '1 month') + interval '1 day'),
+             ({api}, 'major_outage', 'operational', date_trunc('month', now() - interval '1 month') + interval '1 day 2 hours')"
+        ),
+    )
+    .await;
+    let id = crate::updates::declare(&browser, &[("title", "Payments fail"), ("components", api.as_str())]).await;
+    exec(
+        &app,
+        &format!(
+            "UPDATE incidents SET status = 'resolved', impact_started_at = declared_at - interval '30 minutes',
+             detected_at = declared_at, resolved_at = declared_at + interval '60 minutes' WHERE id = {id}"
+        ),
+    )
+    .await;
+
+    let months =
+        scalar(&app, "SELECT to_char(now() - interval '1 month', 'YYYY-MM') || ' ' || to_char(now(), 'YYYY-MM') AS v")
+            .await;
+    let (last, this) = months.split_once(' ').expect("two months");
+    let html = browser.page(&format!("/reports?from={last}&to={this}")).await;
+    let rows = table(&html, "table-components");
+    assert_eq!(rows[0][0], "Component");
+    let payments = rows.iter().find(|r| r[0] == "Payments, EU").expect("a line for the component");
+    assert_eq!(payments[1..4], ["1".to_owned(), "1 h 30 min".to_owned(), "1 h 30 min".to_owned()]);
+    assert!(payments[4].starts_with("99.") && payments[4].ends_with('%'), "2 h down last month: {payments:?}");
+    assert_eq!(payments[5], "100%", "up all this month");
+    let search = rows.iter().find(|r| r[0] == "Search").expect("Search");
+    assert_eq!(search[1], "0");
+    assert_eq!(search[4], "no data", "Search was created today: last month is no data, not downtime");
+    assert_eq!(search[5], "100%");
+
+    let csv = browser.get(&format!("/reports/components.csv?from={last}&to={this}")).await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("attachment; filename=\"firebreak-components-")
+    );
+    let text = csv.text().await.expect("the CSV");
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "component,incidents,total_time_to_resolve_seconds,median_time_to_resolve_seconds,uptime_percent_{last},uptime_percent_{this}"
+        )
+    );
+    assert!(text.contains("\r\n\"Payments, EU\",1,5400,5400,99."), "quoted, in seconds: {text}");
+    assert!(text.contains("\r\nSearch,0,,,,100.000\r\n"), "no data is empty: {text}");
+
+    let incidents =
+        browser.get(&format!("/reports/incidents.csv?from={last}&to={this}")).await.text().await.expect("CSV");
+    assert!(incidents.starts_with("month,severity,incidents,median_time_to_detect_seconds"), "{incidents}");
+    assert!(incidents.contains(&format!("\r\n{this},all,1,")), "{incidents}");
+    assert!(incidents.contains("\r\nall,all,1,"), "{incidents}");
+    let bad = browser.get("/reports/components.csv?from=2026-13").await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.expect("message").contains("2026-13"));
+    assert!(html.contains("Per component (CSV)"), "the page links the downloads");
+}
