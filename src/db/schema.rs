@@ -256,6 +256,8 @@ diesel::table! {
         confirmation_sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         manage_token -> Text,
+        webhook_url -> Nullable<Text>,
+        webhook_id -> Nullable<Int8>,
     }
 }
 
@@ -458,6 +460,7 @@ diesel::table! {
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        for_subscriber -> Bool,
     }
 }
 

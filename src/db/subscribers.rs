@@ -19,6 +19,10 @@ pub struct Subscriber {
     pub created_at: DateTime<Utc>,
     /// The preferences link's token (good for nothing else).
     pub manage_token: String,
+    /// Updates go to this URL instead of the address (once confirmed).
+    pub webhook_url: Option<String>,
+    /// The webhook made of `webhook_url` at confirmation.
+    pub webhook_id: Option<crate::db::ids::WebhookId>,
 }
 
 /// The subscriber with this address (any case), locked for the caller's transaction.
@@ -63,12 +67,14 @@ pub async fn insert(
     email: &str,
     token: &str,
     all_components: bool,
+    webhook_url: Option<&str>,
 ) -> QueryResult<Option<Subscriber>> {
     diesel::insert_into(subscribers::table)
         .values((
             subscribers::email.eq(email),
             subscribers::token.eq(token),
             subscribers::all_components.eq(all_components),
+            subscribers::webhook_url.eq(webhook_url),
         ))
         .on_conflict_do_nothing()
         .returning(Subscriber::as_returning())
@@ -150,4 +156,20 @@ pub async fn confirmed_for_components(
         .select(Subscriber::as_select())
         .load(conn)
         .await
+}
+
+/// Sets where an unconfirmed subscription will deliver (a URL, or email).
+pub async fn set_webhook_url(conn: &mut AsyncPgConnection, id: SubscriberId, url: Option<&str>) -> QueryResult<()> {
+    diesel::update(subscribers::table.find(id)).set(subscribers::webhook_url.eq(url)).execute(conn).await?;
+    Ok(())
+}
+
+/// Links the webhook made for a subscriber at confirmation.
+pub async fn set_webhook(
+    conn: &mut AsyncPgConnection,
+    id: SubscriberId,
+    webhook: crate::db::ids::WebhookId,
+) -> QueryResult<()> {
+    diesel::update(subscribers::table.find(id)).set(subscribers::webhook_id.eq(webhook)).execute(conn).await?;
+    Ok(())
 }

@@ -32,6 +32,8 @@ pub struct Webhook {
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Made for a status-page subscriber: not the admins' to list or edit.
+    pub for_subscriber: bool,
 }
 
 #[derive(Debug, Insertable, AsChangeset)]
@@ -45,15 +47,34 @@ pub struct WebhookValues<'a> {
 }
 
 pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Webhook>> {
-    webhooks::table.order((webhooks::name.asc(), webhooks::id.asc())).select(Webhook::as_select()).load(conn).await
+    webhooks::table
+        .filter(webhooks::for_subscriber.eq(false))
+        .order((webhooks::name.asc(), webhooks::id.asc()))
+        .select(Webhook::as_select())
+        .load(conn)
+        .await
 }
 
+/// An admin's webhook (a subscriber's is not found here).
 pub async fn find(conn: &mut AsyncPgConnection, id: WebhookId) -> QueryResult<Option<Webhook>> {
-    webhooks::table.find(id).select(Webhook::as_select()).first(conn).await.optional()
+    webhooks::table
+        .find(id)
+        .filter(webhooks::for_subscriber.eq(false))
+        .select(Webhook::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 pub async fn find_for_update(conn: &mut AsyncPgConnection, id: WebhookId) -> QueryResult<Option<Webhook>> {
-    webhooks::table.find(id).select(Webhook::as_select()).for_update().first(conn).await.optional()
+    webhooks::table
+        .find(id)
+        .filter(webhooks::for_subscriber.eq(false))
+        .select(Webhook::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
 }
 
 pub async fn insert(
@@ -92,6 +113,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: WebhookId) -> QueryResult<
 pub async fn subscribed(conn: &mut AsyncPgConnection, event: &str) -> QueryResult<Vec<Webhook>> {
     webhooks::table
         .filter(webhooks::enabled.eq(true))
+        .filter(webhooks::for_subscriber.eq(false))
         .filter(webhooks::events.contains(vec![event.to_owned()]))
         .order(webhooks::id.asc())
         .select(Webhook::as_select())
@@ -435,3 +457,28 @@ pub async fn delete_finished_before(conn: &mut AsyncPgConnection, cutoff: DateTi
     .execute(conn)
     .await
 }
+
+/// A subscriber's webhook: public updates only, never listed for admins.
+pub async fn insert_for_subscriber(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    url: &str,
+    secret: &str,
+) -> QueryResult<Webhook> {
+    diesel::insert_into(webhooks::table)
+        .values((
+            webhooks::name.eq(name),
+            webhooks::url.eq(url),
+            webhooks::secret.eq(secret),
+            webhooks::events.eq(vec![SUBSCRIBER_EVENT.to_owned()]),
+            webhooks::format.eq("json"),
+            webhooks::enabled.eq(true),
+            webhooks::for_subscriber.eq(true),
+        ))
+        .returning(Webhook::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The one event a subscriber's webhook gets: a public update.
+pub const SUBSCRIBER_EVENT: &str = "status_update";

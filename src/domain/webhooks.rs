@@ -161,6 +161,47 @@ pub fn json_body(
     .to_string()
 }
 
+/// One public update as a status-page subscriber's webhook receives it, in
+/// the shape of Statuspage's incident webhooks (`meta`, `page`, `incident`
+/// with the update and the affected components): public text only.
+pub struct PublicUpdate<'a> {
+    pub page_name: &'a str,
+    pub page_url: &'a str,
+    pub unsubscribe_url: &'a str,
+    pub incident_id: &'a str,
+    /// The public title.
+    pub incident_name: &'a str,
+    pub incident_url: &'a str,
+    pub status: &'a str,
+    pub update_id: &'a str,
+    pub body: &'a str,
+    pub created_at: DateTime<Utc>,
+    /// (name, status) after the update.
+    pub components: &'a [(String, String)],
+}
+
+pub fn subscriber_body(u: &PublicUpdate<'_>) -> String {
+    json!({
+        "meta": { "unsubscribe": u.unsubscribe_url, "generated_at": time(u.created_at) },
+        "page": { "name": u.page_name, "url": u.page_url },
+        "incident": {
+            "id": u.incident_id,
+            "name": u.incident_name,
+            "status": u.status,
+            "shortlink": u.incident_url,
+            "updated_at": time(u.created_at),
+            "incident_updates": [{
+                "id": u.update_id,
+                "status": u.status,
+                "body": u.body,
+                "created_at": time(u.created_at),
+            }],
+            "components": u.components.iter().map(|(name, status)| json!({ "name": name, "status": status })).collect::<Vec<_>>(),
+        },
+    })
+    .to_string()
+}
+
 /// Slack's three control characters; everything else is shown as typed.
 /// (Also stops a title like `<!channel>` from pinging a whole channel.)
 pub fn slack_escape(s: &str) -> String {

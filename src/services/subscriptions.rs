@@ -29,6 +29,8 @@ pub struct SubscribeInput {
     pub scope: String,
     /// Component public ids.
     pub components: Vec<String>,
+    /// Optional: POST updates here as JSON instead of emailing them.
+    pub webhook_url: String,
 }
 
 /// Why a subscribe request was refused before anything was checked.
@@ -49,6 +51,10 @@ pub async fn subscribe(
     let now = Utc::now();
     let mut errors = FieldErrors::new();
     let email = errors.check("email", EmailAddress::parse(&input.email));
+    let webhook_url = match input.webhook_url.trim() {
+        "" => Some(None),
+        url => errors.check("webhook_url", crate::domain::webhooks::parse_url(url)).map(Some),
+    };
     let all = input.scope.trim() != "chosen";
     let mut conn = pool.get().await?;
     let known = components::list(&mut conn).await?;
@@ -64,11 +70,17 @@ pub async fn subscribe(
             errors.add("components", "Choose at least one component, or subscribe to all of them.");
         }
     }
-    let (Some(email), true) = (email, errors.is_empty()) else {
+    let (Some(email), Some(webhook_url), true) = (email, webhook_url, errors.is_empty()) else {
         return Err(ServiceError::Invalid(errors));
     };
     let email = email.as_str().to_owned();
     let component_ids: Vec<_> = chosen.iter().map(|c| c.id).collect();
+    if let Some(url) = &webhook_url {
+        // The address rule of every outgoing webhook: no internal hosts.
+        super::outgoing::check_destination(url, &settings.outgoing_allowed_hosts)
+            .await
+            .map_err(|refused| ServiceError::Invalid(FieldErrors::single("webhook_url", refused.to_string())))?;
+    }
 
     conn.transaction(async |conn| {
         let hour_ago = now - Duration::hours(1);
@@ -86,7 +98,7 @@ pub async fn subscribe(
         let existing = subscribers::find_by_email_for_update(conn, &email).await?;
         let subscriber = match existing {
             Some(s) => s,
-            None => match subscribers::insert(conn, &email, &new_token(), all).await? {
+            None => match subscribers::insert(conn, &email, &new_token(), all, webhook_url.as_deref()).await? {
                 Some(s) => s,
                 // Someone subscribed the same address a moment ago: same answer.
                 None => return Ok(()),
@@ -101,6 +113,8 @@ pub async fn subscribe(
             return Ok(());
         }
         subscribers::set_components(conn, subscriber.id, all, &component_ids).await?;
+        subscribers::set_webhook_url(conn, subscriber.id, webhook_url.as_deref()).await?;
+        let subscriber = Subscriber { webhook_url, ..subscriber };
         if may_email {
             outbox::enqueue(conn, &[confirmation(settings, &subscriber)?]).await?;
             subscribers::mark_confirmation_sent(conn, subscriber.id, now).await?;
@@ -121,11 +135,19 @@ fn confirmation(settings: &Settings, s: &Subscriber) -> Result<crate::db::outbox
         kind: "confirm_subscription",
         subject: format!("Confirm your subscription to {} status updates", settings.status_page_name),
         heading: "Confirm your subscription".to_owned(),
-        body: format!(
-            "Someone, hopefully you, asked to receive {} status updates at this address.\n\n\
-             Nothing will be sent until you confirm. If you did not ask for this, ignore this email.",
-            settings.status_page_name
-        ),
+        body: match &s.webhook_url {
+            None => format!(
+                "Someone, hopefully you, asked to receive {} status updates at this address.\n\n\
+                 Nothing will be sent until you confirm. If you did not ask for this, ignore this email.",
+                settings.status_page_name
+            ),
+            Some(url) => format!(
+                "Someone, hopefully you, asked for {} status updates to be posted as JSON to {url}.\n\n\
+                 Nothing will be sent until you confirm; the page that confirms shows the secret that signs \
+                 each post. If you did not ask for this, ignore this email.",
+                settings.status_page_name
+            ),
+        },
         link_label: "Confirm subscription".to_owned(),
         link_url: link(settings, &format!("/status/subscriptions/{}/confirm", s.token)),
         footer: None,
@@ -154,14 +176,35 @@ fn already_subscribed(settings: &Settings, s: &Subscriber) -> Result<crate::db::
     email.to(settings, "", &s.email).map_err(|e| ServiceError::Unexpected(e.into()))
 }
 
+/// A confirmed subscription, and for a webhook subscriber the secret that
+/// signs its posts (shown once, at the confirmation that made the webhook).
+pub struct Confirmed {
+    pub subscriber: Subscriber,
+    pub webhook_secret: Option<String>,
+}
+
 /// Confirms a subscription from its emailed link; `None` for an unknown or
-/// withdrawn link.
-pub async fn confirm(pool: &DbPool, token: &str) -> Result<Option<Subscriber>, ServiceError> {
+/// withdrawn link. A subscription with a URL gets its webhook now.
+pub async fn confirm(pool: &DbPool, token: &str) -> Result<Option<Confirmed>, ServiceError> {
     if !valid_token(token) {
         return Ok(None);
     }
     let mut conn = pool.get().await?;
-    Ok(subscribers::confirm(&mut conn, token, Utc::now()).await?)
+    conn.transaction(async |conn| {
+        let Some(subscriber) = subscribers::confirm(conn, token, Utc::now()).await? else { return Ok(None) };
+        let (Some(url), None) = (&subscriber.webhook_url, subscriber.webhook_id) else {
+            return Ok(Some(Confirmed { subscriber, webhook_secret: None }));
+        };
+        let secret = crate::domain::webhooks::generate_secret();
+        let name = format!("Subscriber {}", subscriber.email);
+        let hook = crate::db::webhooks::insert_for_subscriber(conn, &name, url, &secret).await?;
+        subscribers::set_webhook(conn, subscriber.id, hook.id).await?;
+        Ok(Some(Confirmed {
+            subscriber: Subscriber { webhook_id: Some(hook.id), ..subscriber },
+            webhook_secret: Some(secret),
+        }))
+    })
+    .await
 }
 
 /// Looks a subscription up by its link (for the unsubscribe page).
@@ -179,7 +222,15 @@ pub async fn unsubscribe(pool: &DbPool, token: &str) -> Result<bool, ServiceErro
         return Ok(false);
     }
     let mut conn = pool.get().await?;
-    Ok(subscribers::delete_by_token(&mut conn, token).await?)
+    conn.transaction(async |conn| {
+        let hook = subscribers::find_by_token(conn, token).await?.and_then(|s| s.webhook_id);
+        let gone = subscribers::delete_by_token(conn, token).await?;
+        if let Some(hook) = hook {
+            crate::db::webhooks::delete(conn, hook).await?;
+        }
+        Ok(gone)
+    })
+    .await
 }
 
 /// A subscriber's preferences page: the address and what it follows.
@@ -263,7 +314,8 @@ pub async fn enqueue_for_subscribers(
     let mut queued = 0;
     for chunk in subs.chunks(ENQUEUE_CHUNK) {
         let mut rows = Vec::with_capacity(chunk.len());
-        for s in chunk {
+        // Webhook subscribers get their updates posted (`enqueue_webhooks`), no email.
+        for s in chunk.iter().filter(|s| s.webhook_id.is_none()) {
             email.footer = Some(subscriber_footer(settings, &preferences_link(settings, &s.manage_token)));
             email.unsubscribe_url = Some(unsubscribe_link(settings, &s.token));
             rows.push(email.to(settings, "", &s.email).map_err(anyhow::Error::from)?);
@@ -271,6 +323,34 @@ pub async fn enqueue_for_subscribers(
         queued += outbox::enqueue(conn, &rows).await?;
     }
     Ok(queued)
+}
+
+/// Queues one signed post per webhook subscriber among `subs` (in the
+/// caller's transaction, through the webhooks' durable queue); `body` makes
+/// the JSON from the subscriber's unsubscribe link. Returns how many.
+pub async fn enqueue_webhooks(
+    conn: &mut diesel_async::AsyncPgConnection,
+    settings: &Settings,
+    incident: crate::db::IncidentId,
+    subs: &[Subscriber],
+    body: impl Fn(&str) -> String,
+) -> Result<usize, ServiceError> {
+    let rows: Vec<crate::db::webhooks::NewDelivery> = subs
+        .iter()
+        .filter_map(|s| {
+            s.webhook_id.map(|hook| crate::db::webhooks::NewDelivery {
+                webhook_id: hook,
+                delivery_id: crate::domain::webhooks::new_delivery_id(),
+                event: crate::db::webhooks::SUBSCRIBER_EVENT.to_owned(),
+                incident_id: Some(incident),
+                body: body(&unsubscribe_link(settings, &s.token)),
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    Ok(crate::db::webhooks::enqueue(conn, &rows).await?)
 }
 
 /// The foot of every subscriber email: why they get it and where to change that.

@@ -487,6 +487,26 @@ async fn write(
             subscriber_count = subs.len();
             let email = public_email(settings, &incident, p);
             super::subscriptions::enqueue_for_subscribers(conn, settings, email, &subs).await?;
+            let page_url = link(settings, "/status");
+            let incident_url = link(settings, &format!("/status/incidents/{}", incident.public_id));
+            let components: Vec<(String, String)> =
+                p.draft.components.iter().map(|(name, s)| (name.clone(), s.as_str().to_owned())).collect();
+            let public = |unsubscribe_url: &str| {
+                crate::domain::webhooks::subscriber_body(&crate::domain::webhooks::PublicUpdate {
+                    page_name: &settings.status_page_name,
+                    page_url: &page_url,
+                    unsubscribe_url,
+                    incident_id: &incident.public_id,
+                    incident_name: incident.public_title(),
+                    incident_url: &incident_url,
+                    status: p.draft.status.as_str(),
+                    update_id: &update.public_id,
+                    body: &p.composed.body,
+                    created_at: now,
+                    components: &components,
+                })
+            };
+            super::subscriptions::enqueue_webhooks(conn, settings, incident.id, &subs, public).await?;
         }
 
         let mut audiences = Vec::new();

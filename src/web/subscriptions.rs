@@ -83,6 +83,7 @@ fn form_of(prefs: &svc::Preferences) -> SubscribeInput {
         email: prefs.subscriber.email.clone(),
         scope: if prefs.all_components { "all" } else { "chosen" }.to_owned(),
         components: prefs.components.clone(),
+        webhook_url: prefs.subscriber.webhook_url.clone().unwrap_or_default(),
     }
 }
 
@@ -167,6 +168,8 @@ pub struct MessagePage {
     pub message: String,
     /// A form that POSTs back to this page, with this button label.
     pub button: Option<String>,
+    /// A webhook subscriber's signing secret, shown once at confirmation.
+    pub secret: Option<String>,
 }
 
 fn message(state: &AppState, status: StatusCode, heading: &str, text: &str) -> Result<HttpResponse, AppError> {
@@ -176,6 +179,7 @@ fn message(state: &AppState, status: StatusCode, heading: &str, text: &str) -> R
         heading: heading.to_owned(),
         message: text.to_owned(),
         button: None,
+        secret: None,
     };
     render(status, &page)
 }
@@ -259,6 +263,7 @@ pub async fn confirm_page(state: web::Data<AppState>, token: web::Path<String>) 
                 heading: "Confirm your subscription".to_owned(),
                 message: format!("Send {} status updates to {}?", state.settings.status_page_name, s.email),
                 button: Some("Confirm subscription".to_owned()),
+                secret: None,
             };
             render(StatusCode::OK, &page)
         }
@@ -272,25 +277,37 @@ pub async fn confirm_page(state: web::Data<AppState>, token: web::Path<String>) 
 }
 
 pub async fn confirm(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
-    match svc::confirm(&state.pool, &token).await? {
-        Some(s) => message(
-            &state,
-            StatusCode::OK,
-            "You are subscribed",
-            &format!(
-                "{} will receive {} status updates{}. Every email has a link to unsubscribe.",
-                s.email,
-                state.settings.status_page_name,
-                if s.all_components { " for all components" } else { " for the components you chose" }
-            ),
-        ),
-        None => message(
+    let Some(c) = svc::confirm(&state.pool, &token).await? else {
+        return message(
             &state,
             StatusCode::NOT_FOUND,
             "This link is no longer valid",
             "The subscription was withdrawn or the link is incomplete. You can subscribe again from the status page.",
+        );
+    };
+    let s = &c.subscriber;
+    let which = if s.all_components { " for all components" } else { " for the components you chose" };
+    let text = match &s.webhook_url {
+        Some(url) => format!(
+            "{} status updates{which} will be posted as JSON to {url}, each signed with the secret below \
+             (X-Firebreak-Signature: sha256= and the hex HMAC-SHA256 of \"{{X-Firebreak-Timestamp}}.{{body}}\"). \
+             Every post carries a link to unsubscribe.",
+            state.settings.status_page_name
         ),
-    }
+        None => format!(
+            "{} will receive {} status updates{which}. Every email has a link to unsubscribe.",
+            s.email, state.settings.status_page_name
+        ),
+    };
+    let page = MessagePage {
+        name: state.settings.status_page_name.clone(),
+        stale: None,
+        heading: "You are subscribed".to_owned(),
+        message: text,
+        button: None,
+        secret: c.webhook_secret,
+    };
+    render(StatusCode::OK, &page)
 }
 
 pub async fn unsubscribe_page(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
@@ -302,6 +319,7 @@ pub async fn unsubscribe_page(state: web::Data<AppState>, token: web::Path<Strin
                 heading: "Unsubscribe".to_owned(),
                 message: format!("Stop sending {} status updates to {}?", state.settings.status_page_name, s.email),
                 button: Some("Unsubscribe".to_owned()),
+                secret: None,
             };
             render(StatusCode::OK, &page)
         }

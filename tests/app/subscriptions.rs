@@ -238,3 +238,66 @@ async fn a_public_title_is_what_the_status_page_its_api_and_subscribers_read() {
     // Inside, the room keeps the internal title.
     assert!(browser.page(&room).await.contains(internal));
 }
+
+#[tokio::test]
+async fn a_webhook_subscriber_gets_each_public_update_posted_signed_and_no_email() {
+    let (app, sink) = app_with_mail().await;
+    let receiver = crate::webhooks::Receiver::start().await;
+    let search = component(&app, "Search").await;
+    let form = app.browser().page("/status/subscribe").await;
+    assert!(form.contains("<label for=\"subscribe-webhook\">Webhook URL (optional)</label>"), "{form}");
+
+    // A URL that is not one: refused on its field, everything kept.
+    let refused = subscribe(&app, &[("email", "ops@example.test"), ("scope", "all"), ("webhook_url", "ftp://x")]).await;
+    let html = html_of(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(html.contains("id=\"subscribe-webhook-error\""), "{html}");
+    assert_eq!(input_value(&html, "webhook_url"), "ftp://x");
+    assert_eq!(app.count("SELECT count(*) AS n FROM subscribers").await, 0);
+
+    let url = receiver.url("/status-hook");
+    let response =
+        subscribe(&app, &[("email", "ops@example.test"), ("scope", "all"), ("webhook_url", url.as_str())]).await;
+    html_of(response, StatusCode::OK).await;
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    let confirm_mail = mails[0].text();
+    assert!(confirm_mail.contains(&format!("posted as JSON to {url}")), "the address is asked first: {confirm_mail}");
+    assert!(receiver.received().is_empty(), "nothing is posted before confirmation");
+    let confirmed = html_of(app.browser().post_raw(&link_in(&mails[0], "/confirm"), &[]).await, StatusCode::OK).await;
+    assert!(confirmed.contains("Signing secret (shown only now: copy it)"), "{confirmed}");
+    let secret_at = confirmed.find("id=\"webhook-secret\">").expect("the secret") + "id=\"webhook-secret\">".len();
+    let secret = &confirmed[secret_at..secret_at + confirmed[secret_at..].find('<').expect("ends")];
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    assert!(!admin.page("/admin/webhooks").await.contains("ops@example.test"), "not among the admins' webhooks");
+
+    let (browser, _) = app.signed_in(Role::Responder).await;
+    let id = declare(&browser, &[("title", "Search slow"), ("components", search.as_str())]).await;
+    public_update(&app, &browser, &id).await;
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let r = &got[0];
+    assert_eq!(r.path, "/status-hook");
+    let expected = firebreak::domain::webhooks::signature(
+        secret,
+        r.header("x-firebreak-timestamp").parse().expect("a timestamp"),
+        &r.body,
+    );
+    assert_eq!(r.header("x-firebreak-signature"), expected, "signed with the secret shown at confirmation");
+    let body = r.json();
+    assert_eq!(body["incident"]["name"], "Search slow");
+    assert_eq!(body["incident"]["status"], "identified");
+    assert_eq!(
+        body["incident"]["incident_updates"][0]["body"].as_str().map(|b| b.starts_with("Search is slow.")),
+        Some(true)
+    );
+    assert_eq!(body["incident"]["components"][0]["name"], "Search");
+    let unsubscribe =
+        url::Url::parse(body["meta"]["unsubscribe"].as_str().expect("a link")).expect("url").path().to_owned();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1, "no update email: the URL replaces it");
+
+    // Unsubscribing ends the posts and removes the webhook.
+    app.browser().post_raw(&unsubscribe, &[]).await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM webhooks").await, 0);
+    public_update(&app, &browser, &id).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1);
+}
