@@ -15,6 +15,9 @@ pub enum AppError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// Not allowed, and the rule says why ("only the current incident lead may do this").
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(&'static str),
     #[error("sign-in required")]
     SignInRequired { next: String },
     #[error("invalid CSRF token")]
@@ -35,7 +38,7 @@ impl From<ServiceError> for AppError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::NotFound => AppError::NotFound,
-            ServiceError::Forbidden(_) => AppError::Forbidden,
+            ServiceError::Forbidden(why) => AppError::ForbiddenBecause(why),
             ServiceError::Conflict | ServiceError::ChangedMeanwhile(_) => AppError::BadRequest("edit conflict".into()),
             // Handlers re-render their form for Invalid; reaching here is a bug.
             ServiceError::Invalid(errors) => AppError::BadRequest(format!("{errors:?}")),
@@ -70,7 +73,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::ForbiddenBecause(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unexpected(e) if crate::db::outage::is_unreachable(e) => StatusCode::SERVICE_UNAVAILABLE,
@@ -79,6 +82,10 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let AppError::ForbiddenBecause(why) = self {
+            let message = format!("{}. Ask an admin if you think you need it.", sentence(why));
+            return error_page(StatusCode::FORBIDDEN, "Not allowed", &message);
+        }
         let (title, message) = match self {
             AppError::SignInRequired { next } => {
                 let location = format!("/login?next={}", url_encode(next));
@@ -87,7 +94,9 @@ impl ResponseError for AppError {
             AppError::NotFound => {
                 ("Page not found", "There is nothing here. Check the address, or start from the dashboard.")
             }
-            AppError::Forbidden => ("Not allowed", "Your role does not allow this. Ask an admin if you need it."),
+            AppError::Forbidden | AppError::ForbiddenBecause(_) => {
+                ("Not allowed", "Your role does not allow this. Ask an admin if you need it.")
+            }
             AppError::Csrf => (
                 "This form has expired",
                 "The form was not sent from a current Firebreak page, so nothing was changed. Go back, reload the page and try again.",
@@ -111,6 +120,12 @@ impl ResponseError for AppError {
         let status = self.status_code();
         error_page(status, title, message)
     }
+}
+
+/// "only admins manage this" → "Only admins manage this" (no final stop).
+pub fn sentence(why: &str) -> String {
+    let mut chars = why.trim().trim_end_matches('.').chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Renders the error page with the shared layout.

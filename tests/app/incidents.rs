@@ -128,8 +128,12 @@ async fn viewers_read_rooms_but_change_nothing() {
         (&*format!("{room}/changes"), vec![("description", "restart"), ("rollback_plan", "none")]),
     ] {
         let response = viewer.submit(&room, action, &fields).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{action}");
+        let html = html_of(response, StatusCode::FORBIDDEN).await;
+        assert!(html.contains("Ask an admin"), "{action}: {html}");
     }
+    // The page says which rule refused it.
+    let response = viewer.submit(&room, &format!("{room}/notes"), &[("body", "hello")]).await;
+    assert!(html_of(response, StatusCode::FORBIDDEN).await.contains("Only responders change incidents."));
     assert_eq!(app.count("SELECT count(*) AS n FROM timeline_entries").await, 2, "only the declaration's entries");
 }
 
@@ -237,7 +241,8 @@ async fn only_the_current_lead_decides_change_requests() {
     for who in [&engineer, &admin] {
         let response =
             who.submit(&room, &format!("{room}/changes/{change}/decision"), &[("decision", "approve")]).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "only the lead decides, not even an admin");
+        let html = html_of(response, StatusCode::FORBIDDEN).await;
+        assert!(html.contains("Only the current incident lead may do this."), "says why: {html}");
     }
     assert!(!engineer.page(&room).await.contains("Approve change"), "no decision buttons for others");
 

@@ -61,9 +61,7 @@ impl ApiError {
     pub fn from_service(e: ServiceError, names: &[&str]) -> Self {
         match e {
             ServiceError::NotFound => ApiError::NotFound,
-            ServiceError::Forbidden(why) => {
-                ApiError::Forbidden(format!("This token's role does not allow this: {why}."))
-            }
+            ServiceError::Forbidden(why) => ApiError::Forbidden(format!("Not allowed: {why}.")),
             ServiceError::Invalid(errors) => ApiError::from_fields(&errors, names),
             ServiceError::Conflict | ServiceError::ChangedMeanwhile(_) => ApiError::Conflict,
             ServiceError::Unexpected(e) => ApiError::Unexpected(e),

@@ -91,9 +91,7 @@ pub async fn change_status(
 
 /// "a published post-mortem is final" → "A published post-mortem is final."
 fn sentence(m: &str) -> String {
-    let mut chars = m.chars();
-    let message: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
-    format!("{}.", message.trim_end_matches('.'))
+    format!("{}.", crate::web::error::sentence(m))
 }
 
 #[derive(Template)]
