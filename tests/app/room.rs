@@ -514,3 +514,71 @@ async fn duplicates_false_alarms_and_related_incidents_each_leave_a_trace_in_bot
     let after = browser.page("/reports").await;
     assert!(after.contains("<dt>Incidents declared</dt><dd>1</dd>"), "nor the false alarm: {after}");
 }
+
+/// Two people edit the details in two browsers: the second to save sees both
+/// versions, keeps what they typed, and saving again changes only their field.
+#[tokio::test]
+async fn two_editors_of_the_details_in_two_browsers_lose_nothing() {
+    let app = spawn_app().await;
+    let driver = Chromedriver::start();
+    let alice = app.create_user(Role::Responder).await;
+    let bob = app.create_user(Role::Responder).await;
+    let http = app.browser();
+    http.sign_in(&alice.email, &alice.password).await;
+    let room = declare(&http, &[("title", "Original title")]).await;
+
+    let mut sessions = Vec::new();
+    for (name, user) in [("alice", &alice), ("bob", &bob)] {
+        let b = driver.new_session(name).await;
+        sign_in(&b, &app.address, user).await;
+        b.goto(&format!("{}{room}", app.address)).await.expect("open the room");
+        b.execute("document.querySelector('#details > summary').click(); return true;", vec![]).await.expect("open");
+        sessions.push(b);
+    }
+    let (a, b) = (&sessions[0], &sessions[1]);
+    let save = "document.querySelector('#details button[type=submit]').click(); return true;";
+
+    // Alice changes the title and saves.
+    let title = a.find(Locator::Id("details-title")).await.expect("the title field");
+    title.clear().await.expect("clear");
+    title.send_keys("Alice's title").await.expect("type");
+    a.execute(save, vec![]).await.expect("save");
+    wait_until(
+        a,
+        Instant::now() + PAGE,
+        "Alice's title is saved",
+        "return document.getElementById('room-title').textContent === arguments[0];",
+        &[json!("Alice's title")],
+    )
+    .await;
+
+    // Bob, in a form opened before, writes a summary and saves: refused, both versions shown.
+    b.find(Locator::Id("details-summary")).await.expect("summary").send_keys("Bob's summary").await.expect("type");
+    b.execute(save, vec![]).await.expect("save");
+    wait_until(
+        b,
+        Instant::now() + PAGE,
+        "Bob sees the conflict",
+        "return !!document.getElementById('details-conflict');",
+        &[],
+    )
+    .await;
+    let shown =
+        b.execute("return document.getElementById('details-conflict').textContent;", vec![]).await.expect("text");
+    assert!(shown.as_str().is_some_and(|t| t.contains("Alice's title")), "their version is shown: {shown}");
+    let kept = b.execute("return [document.getElementById('details-title').value, document.getElementById('details-summary').value];", vec![]).await.expect("values");
+    assert_eq!(kept, json!(["Alice's title", "Bob's summary"]), "their title, his summary");
+
+    // Saving again keeps both changes.
+    b.execute(save, vec![]).await.expect("save again");
+    wait_until(b, Instant::now() + PAGE, "the room shows the saved details", "return !document.getElementById('details-conflict') && document.getElementById('room-title').textContent === arguments[0];", &[json!("Alice's title")]).await;
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM incidents WHERE title = 'Alice''s title' AND summary = 'Bob''s summary'")
+            .await,
+        1,
+        "both changes stand"
+    );
+    for s in sessions {
+        s.close().await.expect("close");
+    }
+}
