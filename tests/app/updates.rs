@@ -517,17 +517,22 @@ async fn lists_and_line_breaks_in_an_update_are_lists_in_the_html_email_and_on_t
     assert!(page.contains("<p>What we did:</p>") || page.contains("What we did:<br>"), "{page}");
 }
 
-/// Each kind of update email, rendered by Chromium as a phone's and a
-/// desktop's mail app would show it: no sideways scrolling, the banner in the
-/// status's colour, the button in view. The screenshots are kept in
+/// Every kind of email a scenario sends (updates to stakeholders and
+/// subscribers, the new-incident announcement, a subscription confirmation,
+/// a follow-up assignment, a maintenance notice), rendered by Chromium as a
+/// phone's and a desktop's mail app would show it: no sideways scrolling, the
+/// button in view. Update emails also carry the banner in the status's colour
+/// and the component table. The screenshots are kept in
 /// target/test-artifacts/emails/ for a person to look at.
 #[tokio::test]
-async fn update_emails_read_on_a_phone_and_a_desktop() {
+async fn every_email_kind_reads_on_a_phone_and_a_desktop() {
     let (app, sink) = app_with_mail().await;
     let driver = crate::browser::Chromedriver::start();
     let checkout = component(&app, "Checkout").await;
     let team = group(&app, "Support", &[("Sam", "sam@example.test")]).await;
+    group(&app, "incident reports", &[("Ira", "ira@example.test")]).await;
     exec(&app, "INSERT INTO subscribers (email, token, all_components, confirmed_at) VALUES ('all@example.test', 'a', TRUE, now())").await;
+    app.browser().post_raw("/status/subscribe", &[("email", "new@example.test"), ("scope", "all")]).await;
     let (browser, _) = app.signed_in(Role::Responder).await;
     let id =
         declare(&browser, &[("title", "Card payments fail"), ("severity", "2"), ("components", checkout.as_str())])
@@ -541,26 +546,63 @@ async fn update_emails_read_on_a_phone_and_a_desktop() {
     fields.retain(|(k, _)| *k != "next_update");
     fields.extend([("groups", team.as_str()), ("component_status", component_status.as_str()), ("action", "send")]);
     assert_eq!(post_update(&browser, &id, &fields).await.status(), StatusCode::SEE_OTHER);
-    let mails = sink.wait_for(4, Duration::from_secs(20)).await;
+    let (_, owner) = app.signed_in(Role::Responder).await;
+    let room = format!("/incidents/{id}");
+    let owner_id = owner.id.to_string();
+    let task = [("title", "Renew certificates automatically"), ("kind", "follow_up"), ("assignee", owner_id.as_str())];
+    assert_eq!(browser.submit(&room, &format!("{room}/tasks"), &task).await.status(), StatusCode::SEE_OTHER);
+    let soon = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M").to_string();
+    let later = (chrono::Utc::now() + chrono::Duration::days(1) + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let maintenance = [
+        ("title", "Database upgrade"),
+        ("message", "We upgrade the database."),
+        ("starts_at", soon.as_str()),
+        ("ends_at", later.as_str()),
+        ("components", checkout.as_str()),
+        ("notify_shown", "1"),
+        ("notify", "scheduled"),
+    ];
+    assert_eq!(
+        browser.submit("/maintenances/new", "/maintenances", &maintenance).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let mails = sink.wait_for(8, Duration::from_secs(20)).await;
 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/emails");
     std::fs::create_dir_all(&dir).expect("the artifacts folder");
     let session = driver.new_session("emails").await;
-    for (n, mail) in mails.iter().enumerate() {
+    let mut kinds = Vec::new();
+    for mail in &mails {
         let parsed = mail_parser::MessageParser::default().parse(mail.data.as_bytes()).expect("parsable");
         let subject = parsed.subject().unwrap_or_default().to_owned();
         let html = parsed.body_html(0).expect("an HTML part").to_string();
         let text = parsed.body_text(0).expect("a text part").replace("\r\n", "\n");
-        let resolved = subject.contains("Resolved");
-        if resolved {
-            assert!(html.contains("background:#067647;"), "a green banner when resolved: {html}");
-            assert!(html.contains(">Total duration</td>") && text.contains("Total duration: "), "{text}");
-            assert!(html.contains(">Checkout</td>") && html.contains(">Operational</td>"), "the component table");
-        } else {
-            assert!(html.contains("background:#93370d;"), "an amber banner while identified: {html}");
-            assert!(html.contains(">Partial outage</td>"), "{html}");
+        let kind = scalar(
+            &app,
+            &format!(
+                "SELECT kind AS v FROM outbox WHERE subject = '{}' ORDER BY id LIMIT 1",
+                subject.replace('\'', "''")
+            ),
+        )
+        .await;
+        let name = format!("{kind}-{}", if subject.contains("Resolved") { "resolved" } else { "open" });
+        if kinds.contains(&name) {
+            continue;
         }
-        let file = dir.join(format!("update-{n}.html"));
+        kinds.push(name.clone());
+        if kind == "update" || kind == "status_update" {
+            if subject.contains("Resolved") {
+                assert!(html.contains("background:#067647;"), "a green banner when resolved: {html}");
+                assert!(html.contains(">Total duration</td>") && text.contains("Total duration: "), "{text}");
+                assert!(html.contains(">Checkout</td>") && html.contains(">Operational</td>"), "the component table");
+            } else {
+                assert!(html.contains("background:#93370d;"), "an amber banner while identified: {html}");
+                assert!(html.contains(">Partial outage</td>"), "{html}");
+            }
+        }
+        let file = dir.join(format!("{name}.html"));
         std::fs::write(&file, &html).expect("write the email's HTML");
         for (width, mobile) in [(390, true), (800, false)] {
             crate::room::set_viewport(&session, width, 844, mobile).await;
@@ -571,17 +613,28 @@ async fn update_emails_read_on_a_phone_and_a_desktop() {
                 .expect("measure");
             assert_eq!(fits, serde_json::json!(true), "“{subject}” scrolls sideways at {width} px");
             let button = session
-                .find(fantoccini::Locator::LinkText(if mail.to[0].contains("all@") {
-                    "Follow this incident"
-                } else {
-                    "Open the incident room"
-                }))
+                .find(fantoccini::Locator::Css("a[style*='background'], td[style*='background:#155eef'] a"))
                 .await
                 .expect("the button");
-            assert!(button.is_displayed().await.expect("visible"), "the button shows at {width} px");
+            assert!(button.is_displayed().await.expect("visible"), "{name}: the button shows at {width} px");
             let png = session.screenshot().await.expect("a screenshot");
-            std::fs::write(dir.join(format!("update-{n}-{width}.png")), png).expect("save the screenshot");
+            std::fs::write(dir.join(format!("{name}-{width}.png")), png).expect("save the screenshot");
         }
     }
     session.close().await.expect("close the browser");
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "announcement-open",
+            "confirm_subscription-open",
+            "followup_assigned-open",
+            "maintenance-open",
+            "status_update-open",
+            "status_update-resolved",
+            "update-open",
+            "update-resolved",
+        ],
+        "each kind was rendered"
+    );
 }
