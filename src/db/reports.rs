@@ -11,6 +11,21 @@ use crate::domain::incident::{DetectionSource, IncidentStatus, Severity};
 use crate::domain::metrics::Timestamps;
 use crate::domain::reports::IncidentFacts;
 
+/// An incident's moments from a row that selected them by these names.
+macro_rules! moments {
+    ($row:expr) => {
+        Timestamps {
+            impact_started_at: $row.impact_started_at,
+            detected_at: $row.detected_at,
+            declared_at: $row.declared_at,
+            acknowledged_at: $row.acknowledged_at,
+            mitigated_at: $row.mitigated_at,
+            resolved_at: $row.resolved_at,
+            is_resolved: !IncidentStatus::parse(&$row.status).unwrap_or(IncidentStatus::Investigating).is_active(),
+        }
+    };
+}
+
 #[derive(Debug, Clone, QueryableByName)]
 pub struct ReportRow {
     #[diesel(sql_type = SmallInt)]
@@ -40,16 +55,7 @@ pub struct ReportRow {
 impl ReportRow {
     /// The moment it was declared, and what the report needs of it.
     pub fn facts(&self) -> (DateTime<Utc>, IncidentFacts) {
-        let status = IncidentStatus::parse(&self.status).unwrap_or(IncidentStatus::Investigating);
-        let timestamps = Timestamps {
-            impact_started_at: self.impact_started_at,
-            detected_at: self.detected_at,
-            declared_at: self.declared_at,
-            acknowledged_at: self.acknowledged_at,
-            mitigated_at: self.mitigated_at,
-            resolved_at: self.resolved_at,
-            is_resolved: !status.is_active(),
-        };
+        let timestamps = moments!(self);
         let facts = IncidentFacts {
             severity: Severity::new(self.severity).unwrap_or(Severity::ALL[3]),
             detection_source: DetectionSource::parse(&self.detection_source).unwrap_or(DetectionSource::Other),
@@ -137,16 +143,7 @@ pub struct ComponentIncidentRow {
 impl ComponentIncidentRow {
     /// (component, declared at, moments), as `domain::component_report` takes them.
     pub fn facts(&self) -> (i64, DateTime<Utc>, Timestamps) {
-        let status = IncidentStatus::parse(&self.status).unwrap_or(IncidentStatus::Investigating);
-        let timestamps = Timestamps {
-            impact_started_at: self.impact_started_at,
-            detected_at: self.detected_at,
-            declared_at: self.declared_at,
-            acknowledged_at: self.acknowledged_at,
-            mitigated_at: self.mitigated_at,
-            resolved_at: self.resolved_at,
-            is_resolved: !status.is_active(),
-        };
+        let timestamps = moments!(self);
         (self.component_id, self.declared_at, timestamps)
     }
 }

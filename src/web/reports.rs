@@ -267,14 +267,8 @@ pub async fn show(
             return render(StatusCode::UNPROCESSABLE_ENTITY, &page(form, errors, None, None));
         }
     };
-    let (from, until) = filter.range.bounds(tz);
     let viewer = Viewer { id: user.id, is_admin: user.is_admin() };
-    let rows = {
-        let mut conn = state.pool.get().await?;
-        queries::incidents_declared(&mut conn, viewer, from, until, filter.severity, now).await?
-    };
-    let facts: Vec<_> = rows.iter().map(ReportRow::facts).collect();
-    let report = Report::build(&filter, tz, &facts);
+    let report = report_for(&state, viewer, &filter, tz, now).await?;
     let lines = component_lines(&state, viewer, filter.range, tz, now).await?;
     let components = ComponentsView {
         months: filter.range.months().iter().map(|m| m.label()).collect(),
@@ -299,6 +293,23 @@ pub async fn show(
         severity: filter.severity.map(|s| s.level().to_string()).unwrap_or_default(),
     };
     render(StatusCode::OK, &page(form, FilterErrors::default(), Some(ReportView::of(&report)), Some(components)))
+}
+
+/// The month × severity report the viewer may see.
+async fn report_for(
+    state: &AppState,
+    viewer: Viewer,
+    filter: &ReportFilter,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<Utc>,
+) -> Result<Report, AppError> {
+    let (from, until) = filter.range.bounds(tz);
+    let rows = {
+        let mut conn = state.pool.get().await?;
+        queries::incidents_declared(&mut conn, viewer, from, until, filter.severity, now).await?
+    };
+    let facts: Vec<_> = rows.iter().map(ReportRow::facts).collect();
+    Ok(Report::build(filter, tz, &facts))
 }
 
 fn duration_or_dash(d: Option<chrono::Duration>) -> String {
@@ -397,15 +408,8 @@ pub async fn incidents_csv(
         Ok(f) => f,
         Err(response) => return Ok(response),
     };
-    let now = Utc::now();
-    let (from, until) = filter.range.bounds(user.time_zone);
     let viewer = Viewer { id: user.id, is_admin: user.is_admin() };
-    let rows = {
-        let mut conn = state.pool.get().await?;
-        queries::incidents_declared(&mut conn, viewer, from, until, filter.severity, now).await?
-    };
-    let facts: Vec<_> = rows.iter().map(ReportRow::facts).collect();
-    let report = Report::build(&filter, user.time_zone, &facts);
+    let report = report_for(&state, viewer, &filter, user.time_zone, Utc::now()).await?;
     let mut body = csv_record(
         &[
             "month",
