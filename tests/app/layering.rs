@@ -82,3 +82,35 @@ fn no_services_file_passes_700_lines() {
         .collect();
     assert!(long.is_empty(), "split these the way their concern is laid out:\n{}", long.join("\n"));
 }
+
+/// Every `.route("PATH", web::METHOD()...)` in the code (outside its tests),
+/// as "METHOD PATH".
+fn routes_in_code() -> Vec<String> {
+    let mut out = Vec::new();
+    for path in rust_files(&src("")) {
+        let text = std::fs::read_to_string(&path).expect("a readable source file");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (at, _) in code.match_indices(".route(") {
+            let rest = code[at + ".route(".len()..].trim_start();
+            let Some(rest) = rest.strip_prefix('"') else { continue };
+            let Some(end) = rest.find('"') else { continue };
+            let route = &rest[..end];
+            let after = rest[end + 1..].trim_start().trim_start_matches(',').trim_start();
+            let Some(method) = after.strip_prefix("web::").and_then(|m| m.split('(').next()) else { continue };
+            out.push(format!("{} {route}", method.to_uppercase()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn the_readme_lists_every_route() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md");
+    let section = readme.split("## Every route").nth(1).expect("README.md has a section “Every route”");
+    let routes = routes_in_code();
+    assert!(routes.len() > 100, "the routes are found in the code: {routes:?}");
+    let missing: Vec<&String> = routes.iter().filter(|r| !section.contains(&format!("`{r}`"))).collect();
+    assert!(missing.is_empty(), "add these to README.md's “Every route”: {missing:#?}");
+}
