@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod meetings;
 pub mod oidc;
 pub mod oncall;
+pub mod outbox;
 pub mod outgoing;
 pub mod paging;
 pub mod passwords;

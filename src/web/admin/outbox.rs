@@ -15,6 +15,7 @@ use crate::db::outbox::{self, Counts, FAILED, PENDING, SENT};
 use crate::domain::{EmailAddress, Role};
 use crate::email::test_email;
 use crate::services::FieldErrors;
+use crate::services::outbox::Retried;
 use crate::startup::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
@@ -241,43 +242,13 @@ pub async fn retry(
 ) -> Result<HttpResponse, AppError> {
     user.require(Role::Admin)?;
     let id = *id;
-    let actor = user.actor();
-    let mut conn = state.pool.get().await?;
-    let retried = conn
-        .transaction(async |conn| {
-            let Some(m) = outbox::find(conn, id).await? else {
-                return Ok::<_, diesel::result::Error>(None);
-            };
-            if !outbox::retry_now(conn, id).await? {
-                return Ok(Some((m, false)));
-            }
-            let subject = format!("message {id} to {}", m.to_address);
-            let detail = format!("was {} after {} attempts: {}", m.status, m.attempts, m.subject);
-            audit_log::insert(
-                conn,
-                &NewAuditEntry {
-                    actor_id: actor.id,
-                    action: "outbox.retry",
-                    subject: &subject,
-                    detail: &detail,
-                    client_addr: actor.client_addr.as_deref(),
-                },
-            )
-            .await?;
-            Ok(Some((m, true)))
-        })
-        .await?;
-    match retried {
-        None => Err(AppError::NotFound),
-        Some((m, true)) => {
-            session::flash(&session, FlashKind::Success, format!("Sending the message to {} again now.", m.to_address));
-            Ok(see_other(&format!("/admin/outbox/{id}")))
+    match crate::services::outbox::retry(&state.pool, &user.actor(), id).await? {
+        Retried::Again(to) => {
+            session::flash(&session, FlashKind::Success, format!("Sending the message to {to} again now."));
         }
-        Some((_, false)) => {
-            session::flash(&session, FlashKind::Info, "That message was sent already.");
-            Ok(see_other(&format!("/admin/outbox/{id}")))
-        }
+        Retried::AlreadySent => session::flash(&session, FlashKind::Info, "That message was sent already."),
     }
+    Ok(see_other(&format!("/admin/outbox/{id}")))
 }
 
 /// `POST /admin/outbox/test`: queues a test email to the given address.
