@@ -17,25 +17,10 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::web;
-use crate::web::Data;
+use crate::web::{AppState, Data};
 
 /// Open connections one HTTP worker serves at once (see `max_connections` in `run`).
 const MAX_CONNECTIONS_PER_WORKER: usize = 1024;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: DbPool,
-    pub settings: Settings,
-    /// Set once a first user exists; saves a query on every visit to `/`.
-    pub setup_done: AtomicBool,
-    /// The instance's database listener: changes from every instance (via
-    /// LISTEN/NOTIFY), for live rooms.
-    pub events: crate::db::listener::Listener,
-    /// The public status page's snapshot.
-    pub status: crate::status::StatusPage,
-    /// The OpenID Connect provider people may sign in with, when configured.
-    pub oidc: Option<Arc<crate::services::oidc::OidcProvider>>,
-}
 
 pub struct Application {
     port: u16,

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 
 use crate::db::alerts as db;
 use crate::domain::alerts::{AlertStatus, MAX_PAYLOAD_BYTES, is_web_link, labels_summary, parse, token_matches};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::incidents::{iso, local_time};
 
 pub fn configure(cfg: &mut ServiceConfig) {

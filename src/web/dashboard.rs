@@ -13,7 +13,7 @@ use crate::db::incidents::IncidentFilter;
 use crate::db::{IncidentId, incident_roles, incidents, tasks};
 use crate::domain::followups::{Closure, closure};
 use crate::domain::incident::{IncidentRole, IncidentStatus, RESTRICTED_TITLE, Severity, format_duration};
-use crate::startup::AppState;
+use crate::web::AppState;
 
 pub struct ActiveRow {
     pub row: Row,

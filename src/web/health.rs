@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use diesel_async::RunQueryDsl;
 
-use crate::startup::AppState;
+use crate::web::AppState;
 
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")

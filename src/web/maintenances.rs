@@ -17,7 +17,7 @@ use crate::domain::maintenance::local_input_value;
 use crate::domain::status::MaintenanceStatus;
 use crate::services::maintenance::{self as svc, MaintenanceInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::incidents::local_time;
 use crate::web::session::{self, FlashKind};

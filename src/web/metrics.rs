@@ -27,8 +27,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use secrecy::ExposeSecret;
 use tracing::Instrument;
 
-use crate::startup::AppState;
 use crate::telemetry::redacted_target;
+use crate::web::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics));

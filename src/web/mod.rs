@@ -19,10 +19,13 @@ pub mod postmortems;
 pub mod reports;
 pub mod runbooks;
 pub mod session;
+pub mod state;
 pub mod static_files;
 pub mod status;
 pub mod subscriptions;
 pub mod tasks;
+
+pub use state::AppState;
 
 pub use actix_web::web::Data;
 

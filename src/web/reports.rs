@@ -26,7 +26,7 @@ use crate::domain::reports::{
 };
 use crate::domain::status::ComponentStatus;
 use crate::domain::uptime::{self, History};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::oncall::reports::{PagingReport, paging_report};
 use crate::web::{AppError, CurrentUser, Layout, render};
 

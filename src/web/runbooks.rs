@@ -18,7 +18,7 @@ use crate::domain::Role;
 use crate::domain::markdown::to_safe_html;
 use crate::services::runbooks::{self as svc, RunbookInput, step_from_task};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::incidents::local_time;
 use crate::web::session::{self, FlashKind};

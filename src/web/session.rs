@@ -16,7 +16,7 @@ use crate::db::{SessionId, UserId, users};
 use crate::domain::Role;
 use crate::services::Actor;
 use crate::services::sessions::{self, Origin, SessionRules};
-use crate::startup::AppState;
+use crate::web::AppState;
 
 const TOKEN: &str = "session_token";
 pub const CSRF: &str = "csrf";

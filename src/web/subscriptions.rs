@@ -16,7 +16,7 @@ use askama::Template;
 use crate::db::components::{self, Component};
 use crate::services::subscriptions::{self as svc, RATE_LIMIT_FIELD, SubscribeInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::{AppError, client_addr, render};
 
 pub fn configure(cfg: &mut ServiceConfig) {

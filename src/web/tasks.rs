@@ -18,7 +18,7 @@ use crate::domain::incident::{TaskKind, TaskStatus};
 use crate::services::followups::{self as svc, FollowupInput};
 use crate::services::incidents::can_view;
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::incidents::local_time;
 use crate::web::session::{self, FlashKind};

@@ -12,7 +12,7 @@ use crate::db::SessionId;
 use crate::domain::TimeZoneName;
 use crate::domain::metrics::format_duration;
 use crate::services::{FieldErrors, ServiceError, accounts, sessions};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::incidents::local_time;
 use crate::web::session::{self, FlashKind};

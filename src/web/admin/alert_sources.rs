@@ -14,7 +14,7 @@ use crate::domain::alerts::SourceKind;
 use crate::domain::incident::Severity;
 use crate::services::alerts::{self as svc, PAYLOAD_RETENTION_DAYS, SourceInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::incidents::{iso, local_time};
 use crate::web::session::{self, FlashKind};

@@ -12,7 +12,7 @@ use crate::db::ids::ApiTokenId;
 use crate::domain::Role;
 use crate::services::api_tokens::{self as svc, TokenInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::incidents::{iso, local_time};
 use crate::web::session::{self, FlashKind};

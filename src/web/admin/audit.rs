@@ -8,7 +8,7 @@ use askama::Template;
 
 use crate::db::{audit_log, users};
 use crate::domain::Role;
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::{AppError, CurrentUser, Layout, render};
 
 pub struct AuditRow {

@@ -17,7 +17,7 @@ use crate::domain::Role;
 use crate::domain::status::ComponentStatus;
 use crate::services::components::{self as svc, ComponentInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::incidents::local_time;
 use crate::web::session::{self, FlashKind};

@@ -11,7 +11,7 @@ use crate::db::stakeholders::{self, Group, INCIDENT_REPORTS};
 use crate::domain::Role;
 use crate::services::stakeholders::{self as svc, GroupInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

@@ -16,7 +16,7 @@ use crate::domain::{EmailAddress, Role};
 use crate::email::test_email;
 use crate::services::FieldErrors;
 use crate::services::outbox::Retried;
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

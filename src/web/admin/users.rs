@@ -10,7 +10,7 @@ use crate::db::{UserId, users};
 use crate::domain::{Role, TimeZoneName};
 use crate::services::accounts::{self, NewUserInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

@@ -18,7 +18,7 @@ use crate::domain::Role;
 use crate::domain::webhooks::{EventKind, Format};
 use crate::services::webhooks::{self as svc, WebhookInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

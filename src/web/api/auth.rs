@@ -15,7 +15,7 @@ use super::error::ApiError;
 use crate::db::api_tokens::ApiToken;
 use crate::services::Actor;
 use crate::services::api_tokens;
-use crate::startup::AppState;
+use crate::web::AppState;
 
 /// A caller with a working token: acts as the token's service user, with the
 /// token's role.

@@ -26,7 +26,7 @@ use crate::domain::status::{Audience, ComponentStatus};
 use crate::domain::updates::NEXT_UPDATE_CHOICES;
 use crate::services::incidents::{DeclareInput, can_view};
 use crate::services::updates::{Sent, UpdateInput};
-use crate::startup::AppState;
+use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, actix_web::Error>;
 

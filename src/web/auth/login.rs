@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::setup::needs_setup;
 use crate::services::auth::{self, SignInError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::session::{self, MaybeUser};
 use crate::web::{AppError, Layout, client_addr, render, see_other};

@@ -1,6 +1,6 @@
 //! Signing out: a POST (with CSRF token), so a link elsewhere cannot sign you out.
 
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, see_other};

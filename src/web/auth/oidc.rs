@@ -15,7 +15,7 @@ use super::login::safe_next;
 use crate::domain::sso::SsoRefusal;
 use crate::services::oidc::{OidcError, OidcProvider};
 use crate::services::sso::{self, PendingSignIn};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::session;
 use crate::web::{AppError, Layout, client_addr, render, see_other};

@@ -14,7 +14,7 @@ use crate::db::users;
 use crate::domain::TimeZoneName;
 use crate::services::accounts::{self, NewUserInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, Layout, client_addr, render, see_other};

@@ -10,7 +10,7 @@ use super::room::{self, Conflict, DetailsValues, Feedback, RoomForm, details_of}
 use crate::db::{ChangeRequestId, EntryId, IncidentId, TaskId, incidents};
 use crate::services::incidents::{self as svc, DetailsInput, TaskInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};
 

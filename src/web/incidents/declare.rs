@@ -11,7 +11,7 @@ use crate::domain::Role;
 use crate::domain::incident::{DetectionSource, IncidentKind, Severity};
 use crate::services::incidents::{self as svc, DeclareInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};
 

@@ -12,7 +12,7 @@ use super::room::{EntryView, entry_view, panel_state};
 use crate::db::{EntryId, IncidentId, incidents, timeline};
 use crate::domain::Role;
 use crate::services::incidents::can_view;
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::{AppError, CurrentUser};
 
 /// At most this many entries per answer; the room asks again for the rest.

@@ -14,7 +14,7 @@ use crate::db::incidents::{self, Incident, IncidentRef};
 use crate::domain::Role;
 use crate::services::FieldErrors;
 use crate::services::incidents as svc;
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::{AppError, CurrentUser, Layout};
 

@@ -11,7 +11,7 @@ use crate::db::components::Component;
 use crate::db::incidents::{Incident, IncidentFilter};
 use crate::db::{ComponentId, components, incidents};
 use crate::domain::incident::{IncidentKind, IncidentStatus, Severity};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::{AppError, CurrentUser, Layout, render};
 
 pub const PAGE_SIZE: i64 = 25;

@@ -17,7 +17,7 @@ use crate::db::listener::DbEvent;
 use crate::db::{IncidentId, SessionId, UserId, incidents};
 use crate::services::incidents::can_view;
 use crate::services::sessions;
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::{AppError, CurrentUser};
 
 /// How often an idle event stream sends a comment, so proxies keep it open.

@@ -23,7 +23,7 @@ use crate::domain::incident::{
 use crate::domain::updates::is_overdue;
 use crate::services::FieldErrors;
 use crate::services::incidents::can_view;
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::{AppError, CurrentUser, Layout, render};
 
 /// After this long without a communications lead, the room asks who will talk to users.

@@ -15,7 +15,7 @@ use crate::domain::status::{Audience, ComponentStatus};
 use crate::domain::updates::NEXT_UPDATE_CHOICES;
 use crate::services::updates::{self as svc, Prepared, Sent, UpdateInput};
 use crate::services::{FieldErrors, ServiceError, incidents::can_view};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

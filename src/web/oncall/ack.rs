@@ -11,7 +11,7 @@ use actix_web::web::{self, ServiceConfig};
 use askama::Template;
 
 use crate::services::paging::{self, AckView};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, Layout, render, see_other};

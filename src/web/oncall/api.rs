@@ -7,7 +7,7 @@ use actix_web::web::{self, ServiceConfig};
 use chrono::{Duration, Utc};
 
 use crate::db::{pages, schedules, users};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::api::auth::ApiActor;
 use crate::web::api::error::ApiError;
 use crate::web::api::resource;

@@ -14,7 +14,7 @@ use crate::domain::alerts::token_hash;
 use crate::domain::calendar::uid;
 use crate::domain::oncall::{FeedShift, shifts_ics};
 use crate::services::oncall as svc;
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, see_other};

@@ -12,7 +12,7 @@ use crate::db::ContactMethodId;
 use crate::db::contact_methods::{self, ContactMethod};
 use crate::services::contact_methods::{self as svc, MethodInput, RuleInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

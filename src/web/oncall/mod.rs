@@ -23,7 +23,7 @@ use crate::db::{LayerId, ScheduleId, UserId, users};
 use crate::domain::{Role, TimeZoneName};
 use crate::services::oncall::{self as svc, LayerInput, OverrideInput, ScheduleInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::incidents::local_time;
 use crate::web::session::{self, FlashKind};

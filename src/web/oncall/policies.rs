@@ -15,7 +15,7 @@ use crate::db::{PolicyId, users};
 use crate::domain::Role;
 use crate::services::oncall::{self as svc, PolicyInput, StepInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

@@ -14,7 +14,7 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
 use crate::domain::oncall::{is_night, percentile};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::{AppError, CurrentUser, Layout, render};
 
 /// How far back the report looks; rows beyond the cap are left out (bounded work).

@@ -16,7 +16,7 @@ use crate::db::{IncidentId, PolicyId, incidents, users};
 use crate::domain::Role;
 use crate::services::incidents::can_view;
 use crate::services::{FieldErrors, ServiceError, paging};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::incidents::local_time;
 use crate::web::session::{self, FlashKind};

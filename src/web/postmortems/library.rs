@@ -17,7 +17,7 @@ use crate::db::{ComponentId, IncidentId, components};
 use crate::domain::incident::Severity;
 use crate::domain::postmortem::{PostmortemStatus, format_time};
 use crate::services::FieldErrors;
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::incidents::iso;
 use crate::web::{AppError, CurrentUser, Layout, render};
 

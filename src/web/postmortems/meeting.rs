@@ -22,7 +22,7 @@ use crate::domain::meeting::DEFAULT_MINUTES;
 use crate::services::incidents::name_of;
 use crate::services::meetings::{self as svc, MeetingContext, MeetingInput};
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::incidents::iso;
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

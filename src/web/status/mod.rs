@@ -16,9 +16,9 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse, guard};
 use serde::Deserialize;
 
-use crate::startup::AppState;
 use crate::status::render::{self, Rendered};
 use crate::status::{Surface, load};
+use crate::web::AppState;
 
 /// How long browsers and proxies may reuse a response without asking.
 const CACHE_CONTROL_PUBLIC: &str = "public, max-age=10";

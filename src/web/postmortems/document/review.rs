@@ -19,7 +19,7 @@ use crate::domain::markdown::to_safe_html;
 use crate::domain::postmortem::{PostmortemStatus, Transition};
 use crate::services::postmortems as svc;
 use crate::services::{FieldErrors, ServiceError};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::session::{self, FlashKind};
 use crate::web::{AppError, CurrentUser, Layout, render, see_other};

@@ -21,7 +21,7 @@ use crate::domain::postmortem::{
 };
 use crate::services::FieldErrors;
 use crate::services::postmortems::{self as svc};
-use crate::startup::AppState;
+use crate::web::AppState;
 use crate::web::incidents::iso;
 use crate::web::{AppError, CurrentUser, Layout, render};
 
