@@ -75,6 +75,18 @@ pub async fn subscribe(
     };
     let email = email.as_str().to_owned();
     let component_ids: Vec<_> = chosen.iter().map(|c| c.id).collect();
+
+    // Counted on its own (not rolled back with a refusal), before any name is
+    // resolved: an anonymous caller cannot make us look up more hosts than it
+    // may subscribe.
+    let hour_ago = now - Duration::hours(1);
+    let from_client = request_log::record_and_count(&mut conn, "subscribe-client", client, hour_ago).await?;
+    if from_client > PER_CLIENT_PER_HOUR {
+        return Err(ServiceError::Invalid(FieldErrors::single(
+            RATE_LIMIT_FIELD,
+            "Too many subscription requests from your network. Try again in an hour.",
+        )));
+    }
     if let Some(url) = &webhook_url {
         // The address rule of every outgoing webhook: no internal hosts.
         super::outgoing::check_destination(url, &settings.outgoing_allowed_hosts)
@@ -83,14 +95,6 @@ pub async fn subscribe(
     }
 
     conn.transaction(async |conn| {
-        let hour_ago = now - Duration::hours(1);
-        let from_client = request_log::record_and_count(conn, "subscribe-client", client, hour_ago).await?;
-        if from_client > PER_CLIENT_PER_HOUR {
-            return Err(ServiceError::Invalid(FieldErrors::single(
-                RATE_LIMIT_FIELD,
-                "Too many subscription requests from your network. Try again in an hour.",
-            )));
-        }
         let for_address =
             request_log::record_and_count(conn, "subscribe-address", &email.to_lowercase(), hour_ago).await?;
         let may_email = for_address <= PER_ADDRESS_PER_HOUR;
@@ -119,7 +123,7 @@ pub async fn subscribe(
             outbox::enqueue(conn, &[confirmation(settings, &subscriber)?]).await?;
             subscribers::mark_confirmation_sent(conn, subscriber.id, now).await?;
         }
-        Ok(())
+        Ok::<_, ServiceError>(())
     })
     .await?;
 
